@@ -1,0 +1,64 @@
+# kb: every target installs what it needs first. `make help` lists them.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+KB      := $(VENV)/bin/kb
+STAMP   := $(VENV)/.installed
+DATA    ?= .kb
+CORPUS  ?= ../shared/corpora/ms-support
+export DO_NOT_TRACK=1
+export ANONYMIZED_TELEMETRY=False
+export HF_HUB_OFFLINE=1
+export UNSTRUCTURED_DISABLE_NOTICE=1
+
+.PHONY: help install browser run ingest test test-fast lint bench eval eval-corpus clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml shims/en_core_web_sm/pyproject.toml
+	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q ./shims/en_core_web_sm
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## build .venv (offline but for the package registries)
+
+browser: ## install Debian's chromium for the browser tests, if missing
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: browser tests will be skipped"
+
+ingest: $(STAMP) ## ingest kb_samples/ into $(DATA)
+	$(KB) ingest kb_samples --data-dir $(DATA)
+
+run: $(STAMP) ## install, ingest kb_samples/ and show what is indexed
+	$(KB) ingest kb_samples --data-dir $(DATA)
+	$(KB) status --data-dir $(DATA)
+
+test: $(STAMP) browser ## install if needed, run every test
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP) ## unit tests only (no model, no browser, no corpus)
+	$(PY) -m pytest -q -m "not integration and not browser and not corpus"
+
+lint: $(STAMP) ## ruff and mypy
+	$(VENV)/bin/ruff check ingest assistant evals kb_cli tests benchmarks
+	$(VENV)/bin/mypy
+
+bench: $(STAMP) ## benchmarks on the real corpus (ingest, query, serve); see README
+	$(PY) benchmarks/ingest.py --corpus $(CORPUS)
+	$(PY) benchmarks/query.py --data-dir benchmarks/results/ms-index
+	$(PY) benchmarks/serve.py --data-dir benchmarks/results/ms-index
+
+eval: $(STAMP) ## eval kb_samples against the committed baseline; fails on regression
+	$(KB) ingest kb_samples --data-dir .kb-eval --json > /dev/null
+	$(KB) eval evals/datasets/kb_samples.jsonl --data-dir .kb-eval --as-of 2026-11-25 \
+		--baseline evals/baselines/kb_samples.json --out evals/reports/kb_samples
+
+eval-corpus: $(STAMP) ## ingest the real corpus (~30 min first time) and eval it with baselines
+	$(KB) ingest $(CORPUS) --data-dir .kb-ms
+	$(KB) eval evals/datasets/ms_support_dev.jsonl --data-dir .kb-ms --baselines --out evals/reports/ms_support_dev
+	$(KB) eval ../shared/evalsets/ms_redirect_queries.jsonl --data-dir .kb-ms --baselines --out evals/reports/ms_redirect
+
+clean: ## remove the venv and local indexes
+	rm -rf $(VENV) .kb .kb-eval test-artifacts

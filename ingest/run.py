@@ -1,0 +1,213 @@
+"""Ingest a folder into an index: incremental, resumable, and safe to kill at any point.
+
+Order of writes for each batch of changed articles: vectors into Chroma first, then the
+catalog (one transaction), then removal of the chunks the new versions no longer have. The
+catalog is the source of truth, so a crash between steps leaves extra vectors that nothing
+refers to; the next run deletes them before doing anything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest import catalog, lexical, vectors
+from ingest.chunk import chunk_article
+from ingest.embed import Embedder
+from ingest.errors import ArticleError, KbError
+from ingest.load import LOADER_VERSION, is_article_file, load_article, sidecar_path
+from ingest.types import Article, Chunk, LoadFailure
+
+log = logging.getLogger(__name__)
+BATCH_CHUNKS = 256
+
+
+@dataclass
+class IngestReport:
+    articles: int = 0
+    chunks: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    embedded_chunks: int = 0
+    failed: list[LoadFailure] = field(default_factory=list)
+    seconds: float = 0.0
+    changed_ids: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"articles": self.articles, "chunks": self.chunks, "added": self.added,
+                "updated": self.updated, "unchanged": self.unchanged, "removed": self.removed,
+                "embedded_chunks": self.embedded_chunks,
+                "failed": [{"path": f.path, "error": f.error} for f in self.failed],
+                "seconds": round(self.seconds, 2)}
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    chunk_tokens: int = 180
+    max_file_bytes: int = 20_000_000
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+    progress: bool = False
+
+
+def discover(root: Path) -> Iterator[Path]:
+    """Article files under root, sorted, skipping hidden folders and kb's own data dirs."""
+    for path in sorted(root.rglob("*")):
+        rel_parts = path.relative_to(root).parts
+        if any(p.startswith(".") for p in rel_parts):
+            continue
+        if path.is_file() and is_article_file(path):
+            yield path
+
+
+def file_hash(path: Path) -> str:
+    """The same hash ``load_article`` records, without parsing: detects unchanged files fast."""
+    side = sidecar_path(path)
+    side_bytes = side.read_bytes() if side.exists() else b""
+    return hashlib.sha256(LOADER_VERSION.encode() + path.read_bytes() + b"\0"
+                          + side_bytes).hexdigest()
+
+
+def remove_orphans(conn: sqlite3.Connection, collection: Any) -> int:
+    """Delete vectors that the catalog does not list (left by a run that was killed)."""
+    orphans = vectors.all_ids(collection) - catalog.chunk_ids(conn)
+    vectors.delete(collection, sorted(orphans))
+    return len(orphans)
+
+
+def _flush(batch: list[tuple[Article, list[Chunk]]], conn: sqlite3.Connection,
+           collection: Any, embedder: Embedder) -> int:
+    wanted = [(a, c) for a, chunks in batch for c in chunks]
+    reuse = vectors.existing_embeddings(collection, [c.id for _, c in wanted])
+    todo = [c for _, c in wanted if c.id not in reuse]
+    fresh = dict(zip([c.id for c in todo], embedder.embed([c.embed_text for c in todo]),
+                     strict=True))
+    vectors.upsert(collection, [(a, c, reuse.get(c.id) or fresh[c.id]) for a, c in wanted])
+    stale: set[str] = set()
+    with catalog.transaction(conn):
+        for article, chunks in batch:
+            stale |= catalog.chunk_ids(conn, article.id) - {c.id for c in chunks}
+            catalog.save_article(conn, article, chunks)
+    vectors.delete(collection, sorted(stale))
+    return len(todo)
+
+
+def rebuild_lexical(conn: sqlite3.Connection, out_dir: Path) -> str:
+    rows = conn.execute(
+        "SELECT c.id, a.title, c.section, c.text FROM chunks c JOIN articles a "
+        "ON a.id = c.article_id ORDER BY c.article_id, c.position").fetchall()
+    ids = [r[0] for r in rows]
+    fingerprint = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+    texts = [f"{r[1]}\n{' '.join(json.loads(r[2]))}\n{r[3]}" for r in rows]
+    lexical.build(ids, texts, out_dir, fingerprint)
+    return fingerprint
+
+
+def ingest_folder(root: Path, conn: sqlite3.Connection, collection: Any, embedder: Embedder,
+                  bm25_dir: Path, options: IngestOptions,
+                  on_progress: Callable[[int, int], None] | None = None) -> IngestReport:
+    """Bring the index in line with the folder; returns what changed and what failed."""
+    started = time.monotonic()
+    if not root.is_dir():
+        raise KbError(f"{root}: not a folder")
+    model = catalog.get_kv(conn, "model")
+    if model and model != embedder.name:
+        raise KbError(f"this index was built with the model {model!r}, not {embedder.name!r}: "
+                      "ingest into a new --data-dir")
+    report = IngestReport()
+    orphans = remove_orphans(conn, collection)
+    if orphans:
+        log.info("removed %d vectors left by an interrupted run", orphans)
+    known = catalog.article_hashes(conn)
+    files = list(discover(root))
+    seen_paths: set[str] = set()
+    ids_taken: dict[str, str] = {aid: p for p, (aid, _) in known.items()}
+    batch: list[tuple[Article, list[Chunk]]] = []
+    pending = 0
+    for number, path in enumerate(files, start=1):
+        rel = path.relative_to(root).as_posix()
+        seen_paths.add(rel)
+        if on_progress:
+            on_progress(number, len(files))
+        try:
+            if rel in known and known[rel][1] == file_hash(path):
+                report.unchanged += 1
+                continue
+            article = load_article(path, root, options.max_file_bytes, options.aliases)
+        except ArticleError as exc:
+            report.failed.append(LoadFailure(exc.path, exc.reason))
+            continue
+        except OSError as exc:
+            report.failed.append(LoadFailure(rel, f"cannot be read ({exc.strerror})"))
+            continue
+        owner_path = ids_taken.get(article.id)
+        if owner_path is not None and owner_path != rel:
+            report.failed.append(LoadFailure(rel, f"id {article.id!r} is already used by "
+                                                  f"{owner_path}"))
+            continue
+        ids_taken[article.id] = rel
+        chunks = chunk_article(article, options.chunk_tokens)
+        if not chunks:
+            report.failed.append(LoadFailure(rel, "has no text to index"))
+            continue
+        if rel in known:
+            report.updated += 1
+        else:
+            report.added += 1
+        report.changed_ids.append(article.id)
+        batch.append((article, chunks))
+        pending += len(chunks)
+        if pending >= BATCH_CHUNKS:
+            report.embedded_chunks += _flush(batch, conn, collection, embedder)
+            batch, pending = [], 0
+    if batch:
+        report.embedded_chunks += _flush(batch, conn, collection, embedder)
+    gone = [(aid, p) for p, (aid, _) in known.items() if p not in seen_paths]
+    for article_id, _path in gone:
+        doomed = catalog.chunk_ids(conn, article_id)
+        with catalog.transaction(conn):
+            catalog.delete_article(conn, article_id)
+        vectors.delete(collection, sorted(doomed))
+        report.removed += 1
+        report.changed_ids.append(article_id)
+    changed = bool(report.added or report.updated or report.removed)
+    if changed or not (bm25_dir / "ids.json").exists():
+        fingerprint = rebuild_lexical(conn, bm25_dir)
+        with catalog.transaction(conn):
+            catalog.set_kv(conn, "fingerprint", fingerprint)
+    with catalog.transaction(conn):
+        catalog.set_kv(conn, "model", embedder.name)
+        catalog.set_kv(conn, "last_ingest", catalog.now_iso())
+        catalog.set_kv(conn, "source", str(root.resolve()))
+    totals = catalog.counts(conn)
+    report.articles, report.chunks = totals["articles"], totals["chunks"]
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def terminal_progress(label: str) -> Callable[[int, int], None] | None:
+    """A tqdm bar on stderr when it is a terminal; None otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bar: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, desc=label, unit="file", file=sys.stderr)
+        bar["bar"].n = done
+        bar["bar"].refresh()
+        if done == total:
+            bar["bar"].close()
+
+    return update

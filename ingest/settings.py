@@ -1,0 +1,46 @@
+"""kb's one settings object, read once at the entry points and passed down as values.
+
+Sources, strongest first: command-line options (applied by the CLI), ``KB_*`` environment
+variables, then an optional ``kb.toml`` in the current directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KB_", toml_file="kb.toml", extra="ignore")
+
+    data_dir: Path = Path(".kb")
+    model_path: str | None = Field(
+        default=None, description="Local sentence-transformers model dir; default: the packaged MiniLM"
+    )
+    chunk_tokens: int = 180
+    chunk_overlap_tokens: int = 0
+    max_file_mb: float = 20.0
+    embed_batch_size: int = 32
+    # metadata key aliases: {"kb_key": ["other.key", ...]} added to the built-in ones
+    meta_aliases: dict[str, list[str]] = {}
+    stale_days: int = 365
+    stale_days_by_category: dict[str, int] = {}
+    stale_days_by_product: dict[str, int] = {}
+    expiring_days: int = 30
+    lifecycle_file: Path | None = None
+    required_sections: dict[str, list[str]] = {}
+    # retrieval / answers
+    top_k: int = 5
+    abstain_threshold: float | None = None
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: str | None = None
+    llm_timeout_s: float = 20.0
+    secret_key: str | None = None
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                   dotenv_settings, file_secret_settings):
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))

@@ -1,0 +1,71 @@
+"""``kb ingest`` and ``kb status``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ingest import catalog
+from ingest.paths import live_index
+from ingest.run import IngestOptions, ingest_folder, terminal_progress
+from ingest.vectors import open_collection
+from kb_cli.commands import add_data_dir
+from kb_cli.context import load_settings, make_embedder
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ingest", help="read a folder of articles into the index (incremental)")
+    p.add_argument("path", nargs="?", default="kb_samples", help="folder of articles")
+    add_data_dir(p)
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument("--strict", action="store_true", help="exit 1 if any file failed")
+    p.set_defaults(handler=run_ingest)
+    s = sub.add_parser("status", help="what is indexed")
+    add_data_dir(s)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(handler=run_status)
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    index = live_index(settings.data_dir)
+    conn = catalog.connect(index.catalog)
+    collection = open_collection(index.chroma)
+    embedder = make_embedder(settings)
+    options = IngestOptions(chunk_tokens=settings.chunk_tokens,
+                            max_file_bytes=int(settings.max_file_mb * 1_000_000),
+                            aliases=settings.meta_aliases)
+    progress = None if args.json else terminal_progress("ingest")
+    report = ingest_folder(Path(args.path), conn, collection, embedder, index.bm25, options,
+                           progress)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        print(f"{report.articles} articles, {report.chunks} chunks: {report.added} added, "
+              f"{report.updated} updated, {report.unchanged} unchanged, {report.removed} removed; "
+              f"{report.embedded_chunks} chunks embedded in {report.seconds:.1f}s")
+        for failure in report.failed:
+            print(f"  skipped {failure.path}: {failure.error}", file=sys.stderr)
+    if report.failed and (args.strict or report.articles == 0):
+        return 1
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    index = live_index(settings.data_dir, create=False)
+    if not index.catalog.exists():
+        print(f"no index in {settings.data_dir}: run 'kb ingest' first", file=sys.stderr)
+        return 1
+    conn = catalog.connect(index.catalog)
+    info = {**catalog.counts(conn), "model": catalog.get_kv(conn, "model"),
+            "last_ingest": catalog.get_kv(conn, "last_ingest"),
+            "source": catalog.get_kv(conn, "source"), "index": str(index.root)}
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        for key, value in info.items():
+            print(f"{key:12} {value}")
+    return 0
