@@ -7,9 +7,9 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    from kb_cli import ingest_cmd
+    from kb_cli import ask_cmd, eval_cmd, ingest_cmd
 
-    for module in (ingest_cmd,):
+    for module in (ingest_cmd, ask_cmd, eval_cmd):
         module.register(sub)
 
 

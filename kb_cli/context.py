@@ -16,6 +16,19 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 
 def make_embedder(settings: Settings):  # noqa: ANN201 - heavy import kept lazy
-    from ingest.embed import SentenceTransformerEmbedder
+    from ingest.embed import HashingEmbedder, SentenceTransformerEmbedder
+
+    if settings.embedder == "hashing":
+        return HashingEmbedder()
 
     return SentenceTransformerEmbedder(settings.model_path, settings.embed_batch_size)
+
+
+def make_llm(settings: Settings):  # noqa: ANN201
+    """The optional LLM answerer, when KB_LLM_BASE_URL is set; None otherwise."""
+    if not settings.llm_base_url:
+        return None
+    from assistant.llm import make_chat_model
+
+    return make_chat_model(settings.llm_base_url, settings.llm_model, settings.llm_api_key,
+                           settings.llm_timeout_s)

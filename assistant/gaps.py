@@ -1,0 +1,74 @@
+"""Knowledge gaps: questions the KB could not answer or whose answers were not helpful.
+
+Stored in the state database (it outlives index switches). ``list_gaps`` groups similar
+questions (token-set overlap) so owners see topics with counts and examples, most asked first.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from ingest.catalog import now_iso
+from ingest.lexical import tokenize
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS gaps (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, question TEXT NOT NULL, reason TEXT NOT NULL,
+    asked_by TEXT, confidence REAL, asked_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS gaps_at ON gaps(asked_at);
+"""
+
+
+@dataclass(frozen=True)
+class GapGroup:
+    topic: str
+    count: int
+    examples: tuple[str, ...]
+    reasons: dict[str, int]
+    last_asked: str
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+
+
+def record_gap(conn: sqlite3.Connection, question: str, reason: str = "not_covered",
+               asked_by: str | None = None, confidence: float | None = None) -> None:
+    ensure_schema(conn)
+    with conn:
+        conn.execute("INSERT INTO gaps (question, reason, asked_by, confidence, asked_at) "
+                     "VALUES (?,?,?,?,?)", (question.strip()[:2000], reason, asked_by,
+                                            confidence, now_iso()))
+
+
+def _similar(a: set[str], b: set[str]) -> bool:
+    if not a or not b:
+        return a == b
+    return len(a & b) / min(len(a), len(b)) >= 0.6
+
+
+def list_gaps(conn: sqlite3.Connection, limit: int = 100) -> list[GapGroup]:
+    """Group recorded questions by similarity; largest groups first."""
+    ensure_schema(conn)
+    rows = conn.execute("SELECT question, reason, asked_at FROM gaps ORDER BY asked_at DESC "
+                        "LIMIT 5000").fetchall()
+    groups: list[dict] = []
+    for question, reason, asked_at in rows:
+        tokens = set(tokenize(question))
+        for group in groups:
+            if _similar(tokens, group["tokens"]):
+                break
+        else:
+            group = {"tokens": tokens, "questions": [], "reasons": {}, "last": asked_at}
+            groups.append(group)
+        group["questions"].append(question)
+        group["reasons"][reason] = group["reasons"].get(reason, 0) + 1
+    groups.sort(key=lambda g: (-len(g["questions"]), g["last"]), reverse=False)
+    out = []
+    for g in groups[:limit]:
+        distinct = list(dict.fromkeys(g["questions"]))
+        out.append(GapGroup(topic=distinct[0], count=len(g["questions"]),
+                            examples=tuple(distinct[:5]), reasons=g["reasons"],
+                            last_asked=g["last"]))
+    return out

@@ -1,0 +1,97 @@
+"""The searchable index held in memory for retrieval: chunk rows, article facts, BM25.
+
+Built once at an entry point from the catalog, the Chroma collection and the saved BM25
+index, then passed to :func:`assistant.retrieve.retrieve`. ``refresh`` reloads it when the
+catalog's fingerprint changed (a new ingest or a promotion).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from ingest import catalog, lexical
+from ingest.paths import IndexPaths
+
+
+@dataclass(frozen=True)
+class ArticleFacts:
+    id: str
+    title: str
+    groups: frozenset[str]
+    products: tuple[str, ...]
+    category: str
+    status: str
+    last_reviewed: date | None
+    valid_until: date | None
+    url: str | None
+    owner: str | None
+
+
+@dataclass
+class SearchIndex:
+    paths: IndexPaths
+    conn: sqlite3.Connection
+    collection: Any
+    chunk_ids: list[str]
+    chunk_article: np.ndarray  # article row number per chunk
+    chunk_rows: dict[str, tuple[str, int, tuple[str, ...], str, str]]
+    articles: list[ArticleFacts]
+    article_row: dict[str, int]
+    bm25: Any
+    fingerprint: str
+
+    def visible_articles(self, groups: frozenset[str], as_of: date, product: str | None = None,
+                         category: str | None = None) -> np.ndarray:
+        """Boolean mask over articles a viewer may be answered from, as of a date."""
+        wanted = {g.lower() for g in groups}
+        mask = np.zeros(len(self.articles), dtype=bool)
+        for row, art in enumerate(self.articles):
+            if art.status != "published":
+                continue
+            if art.valid_until is not None and art.valid_until < as_of:
+                continue
+            if art.groups and not ({g.lower() for g in art.groups} & wanted):
+                continue
+            if product and not any(product.lower() in p.lower() for p in art.products):
+                continue
+            if category and category.lower() != art.category.lower():
+                continue
+            mask[row] = True
+        return mask
+
+
+def _facts(row: sqlite3.Row) -> ArticleFacts:
+    return ArticleFacts(
+        id=row["id"], title=row["title"], groups=frozenset(json.loads(row["groups"])),
+        products=tuple(json.loads(row["products"])), category=row["category"] or "",
+        status=row["status"],
+        last_reviewed=date.fromisoformat(row["last_reviewed"]) if row["last_reviewed"] else None,
+        valid_until=date.fromisoformat(row["valid_until"]) if row["valid_until"] else None,
+        url=row["url"], owner=row["owner"])
+
+
+def load_index(paths: IndexPaths, conn: sqlite3.Connection, collection: Any) -> SearchIndex:
+    """Read everything retrieval needs into memory (a few seconds for ~45k chunks)."""
+    rows = conn.execute("SELECT id, title, groups, products, category, status, last_reviewed, "
+                        "valid_until, url, owner FROM articles ORDER BY id").fetchall()
+    articles = [_facts(r) for r in rows]
+    article_row = {a.id: i for i, a in enumerate(articles)}
+    chunk_rows = {r[0]: (r[1], r[2], tuple(json.loads(r[3])), r[4], r[5]) for r in conn.execute(
+        "SELECT id, article_id, position, section, anchor, text FROM chunks")}
+    fingerprint = catalog.get_kv(conn, "fingerprint", "") or ""
+    bm25, ids, bm25_fp = lexical.load(paths.bm25) if (paths.bm25 / "ids.json").exists() \
+        else (None, [], "")
+    if bm25_fp != fingerprint or set(ids) != set(chunk_rows):
+        from ingest.run import rebuild_lexical
+
+        fingerprint = rebuild_lexical(conn, paths.bm25)
+        bm25, ids, _ = lexical.load(paths.bm25)
+    chunk_article = np.array([article_row[chunk_rows[c][0]] for c in ids], dtype=np.int64)
+    return SearchIndex(paths, conn, collection, ids, chunk_article, chunk_rows, articles,
+                       article_row, bm25, fingerprint)

@@ -1,0 +1,165 @@
+"""Turn a question into ranked articles and their best chunks (:class:`Retrieval`).
+
+Hybrid: dense search in Chroma and BM25 over chunks, both restricted *before ranking* to the
+articles the viewer may see (permission groups, published, not expired, optional product or
+category). Candidates from both are scored on the same features (cosine, normalised BM25,
+title and exact-token matches), aggregated per article, re-ranked by a weighted sum, and given
+a confidence of their own (a logistic score fitted on answerable vs unanswerable questions).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+
+from assistant.index import SearchIndex
+from assistant.types import ArticleHit, Hit, Retrieval, Viewer
+from ingest.embed import Embedder
+from ingest.lexical import tokenize
+from ingest.vectors import NO_EXPIRY, group_key
+
+EXACT = re.compile(r"^(?=.*\d)[a-z0-9]+(?:[.\-_][a-z0-9]+)*$")
+
+#: reranker weights over article features (chosen by measurement; see README "Retrieval")
+DEFAULT_WEIGHTS = {"dense": 1.0, "dense2": 0.15, "lexical": 0.35, "title": 0.25, "exact": 0.2,
+                   "bias": 0.0}
+#: confidence = sigmoid(a . features + b), fitted on the dev sets (see evals/calibrate.py)
+DEFAULT_CONFIDENCE = {"dense": 9.0, "lexical": 1.0, "title": 1.5, "exact": 0.5, "margin": 3.0,
+                      "bias": -5.2}
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    candidates: int = 40
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    confidence: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CONFIDENCE))
+    stale_penalty: float = 0.97
+
+
+StaleCheck = Callable[[str], tuple[bool, str | None]]
+
+
+def chroma_filter(viewer: Viewer, as_of: date, allowed_ids: list[str] | None) -> dict:
+    groups = sorted(viewer.groups)
+    who = ({"public": True} if not groups else
+           {"$or": [{"public": True}, *({group_key(g): True} for g in groups)]})
+    clauses = [who, {"status": "published"},
+               {"valid_until": {"$gte": int(as_of.strftime("%Y%m%d"))}}]
+    if allowed_ids is not None:
+        clauses.append({"article_id": {"$in": allowed_ids or ["\x00none"]}})
+    return {"$and": clauses}
+
+
+def _dense(index: SearchIndex, q_vec: list[float], viewer: Viewer, as_of: date,
+           mask: np.ndarray, n: int) -> dict[str, float]:
+    narrowed = None
+    if viewer.product or viewer.category:
+        narrowed = [index.articles[i].id for i in np.flatnonzero(mask)]
+    got = index.collection.query(query_embeddings=[q_vec], n_results=n,
+                                 where=chroma_filter(viewer, as_of, narrowed),
+                                 include=["distances"])
+    out = {}
+    for cid, dist in zip(got["ids"][0], got["distances"][0], strict=True):
+        row = index.chunk_rows.get(cid)
+        if row is not None and mask[index.article_row[row[0]]]:
+            out[cid] = 1.0 - float(dist)
+    return out
+
+
+def _lexical(index: SearchIndex, tokens: list[str], mask: np.ndarray, n: int,
+             ) -> dict[str, float]:
+    if index.bm25 is None or not tokens:
+        return {}
+    scores = np.asarray(index.bm25.get_scores(tokens), dtype=np.float32)
+    scores[~mask[index.chunk_article]] = 0.0
+    top = np.argpartition(-scores, min(n, len(scores) - 1))[:n]
+    return {index.chunk_ids[i]: float(scores[i]) for i in top if scores[i] > 0}
+
+
+def _cosines(index: SearchIndex, q_vec: list[float], ids: list[str]) -> dict[str, float]:
+    if not ids:
+        return {}
+    got = index.collection.get(ids=ids, include=["embeddings"])
+    q = np.asarray(q_vec, dtype=np.float32)
+    return {cid: float(np.dot(np.asarray(e, dtype=np.float32), q))
+            for cid, e in zip(got["ids"], got["embeddings"], strict=True)}
+
+
+def _overlap(q_tokens: set[str], text: str) -> float:
+    if not q_tokens:
+        return 0.0
+    return len(q_tokens & set(tokenize(text))) / len(q_tokens)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
+
+
+def retrieve(index: SearchIndex, embedder: Embedder, question: str, viewer: Viewer,
+             as_of: date, k: int = 5, params: RetrievalParams | None = None,
+             stale_check: StaleCheck | None = None) -> Retrieval:
+    """The top ``k`` articles for the question that this viewer may see, best first."""
+    params = params or RetrievalParams()
+    mask = index.visible_articles(viewer.groups, as_of, viewer.product, viewer.category)
+    if not mask.any():
+        return Retrieval(question, (), 0.0)
+    tokens = tokenize(question)
+    q_vec = embedder.embed([question])[0]
+    dense = _dense(index, q_vec, viewer, as_of, mask, params.candidates)
+    lexical = _lexical(index, tokens, mask, params.candidates)
+    dense.update(_cosines(index, q_vec, [c for c in lexical if c not in dense]))
+    top_lex = max(lexical.values(), default=0.0) or 1.0
+    q_set = set(tokens)
+    exact = {t for t in q_set if EXACT.match(t) and len(t) >= 3}
+    per_article: dict[str, list[Hit]] = defaultdict(list)
+    for cid, cos in dense.items():
+        article_id, position, section, anchor, text = index.chunk_rows[cid]
+        facts = index.articles[index.article_row[article_id]]
+        lex = lexical.get(cid, 0.0) / top_lex
+        per_article[article_id].append(Hit(
+            cid, article_id, facts.title, section, anchor, text, position,
+            score=cos + params.weights["lexical"] * lex, dense=cos, lexical=lex, url=facts.url,
+            last_reviewed=facts.last_reviewed))
+    ranked: list[ArticleHit] = []
+    w = params.weights
+    for article_id, hits in per_article.items():
+        hits.sort(key=lambda h: h.score, reverse=True)
+        facts = index.articles[index.article_row[article_id]]
+        dens = sorted((h.dense for h in hits), reverse=True)
+        body = " ".join(h.text for h in hits)
+        feats = {
+            "dense": dens[0], "dense2": dens[1] if len(dens) > 1 else 0.0,
+            "lexical": max(h.lexical for h in hits),
+            "title": _overlap(q_set, facts.title),
+            "exact": (len(exact & set(tokenize(facts.title + " " + body))) / len(exact))
+            if exact else 0.0,
+        }
+        score = w["bias"] + sum(w[name] * value for name, value in feats.items())
+        stale, reason = stale_check(article_id) if stale_check else (False, None)
+        if stale:
+            score *= params.stale_penalty
+            hits = [Hit(**{**h.__dict__, "stale": True, "stale_reason": reason}) for h in hits]
+        ranked.append(ArticleHit(article_id, facts.title, score, tuple(hits), feats))
+    ranked.sort(key=lambda a: a.score, reverse=True)
+    return Retrieval(question, tuple(ranked[:k]), confidence(ranked, params))
+
+
+def confidence(ranked: list[ArticleHit], params: RetrievalParams) -> float:
+    """How sure we are that the top article answers the question (0..1)."""
+    if not ranked:
+        return 0.0
+    top = ranked[0].features
+    margin = ranked[0].score - ranked[1].score if len(ranked) > 1 else ranked[0].score
+    c = params.confidence
+    x = c["bias"] + c["margin"] * margin + sum(c[n] * top[n] for n in
+                                               ("dense", "lexical", "title", "exact"))
+    return round(_sigmoid(x), 4)
+
+
+__all__ = ["NO_EXPIRY", "RetrievalParams", "chroma_filter", "confidence", "retrieve"]

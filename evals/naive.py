@@ -1,0 +1,63 @@
+"""The "naive LangChain" baseline: the tutorial recipe a team would build first.
+
+RecursiveCharacterTextSplitter (1000 characters, 200 overlap) over each article's text, the
+same embedding model, a Chroma collection of its own, top 4 chunks by similarity. Its
+collection is built once per index and cached beside it (``naive-chroma/``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assistant.index import SearchIndex
+from evals.systems import Run, System
+from ingest import catalog
+from ingest.embed import Embedder
+
+
+def _collection(paths: Any, index: SearchIndex, embedder: Embedder) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    client = chromadb.PersistentClient(path=str(paths.root / "naive-chroma"),
+                                       settings=ChromaSettings(anonymized_telemetry=False))
+    collection = client.get_or_create_collection("naive", embedding_function=None,
+                                                 metadata={"hnsw:space": "cosine"})
+    fingerprint = index.fingerprint
+    if (collection.metadata or {}).get("fingerprint") == fingerprint and collection.count():
+        return collection
+    client.delete_collection("naive")
+    collection = client.create_collection("naive", embedding_function=None,
+                                          metadata={"hnsw:space": "cosine",
+                                                    "fingerprint": fingerprint})
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+    ids, texts, metas = [], [], []
+    for article in catalog.iter_articles(index.conn):
+        if article.status != "published":
+            continue
+        for n, piece in enumerate(splitter.split_text(f"{article.title}\n{article.text}")):
+            ids.append(f"{article.id}#{n}")
+            texts.append(piece)
+            metas.append({"article_id": article.id})
+    for start in range(0, len(ids), 512):
+        part = slice(start, start + 512)
+        collection.add(ids=ids[part], documents=texts[part], metadatas=metas[part],
+                       embeddings=embedder.embed(texts[part]))
+    return collection
+
+
+def naive_system(paths: Any, index: SearchIndex, embedder: Embedder) -> System:
+    collection = _collection(paths, index, embedder)
+
+    def run(question: str) -> Run:
+        got = collection.query(query_embeddings=embedder.embed([question]), n_results=4,
+                               include=["distances", "metadatas"])
+        ranked: list[str] = []
+        for meta in got["metadatas"][0]:
+            if meta["article_id"] not in ranked:
+                ranked.append(meta["article_id"])
+        top = 1.0 - got["distances"][0][0] if got["distances"][0] else 0.0
+        return Run(ranked, top)
+
+    return run

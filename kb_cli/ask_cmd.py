@@ -1,0 +1,89 @@
+"""``kb ask`` and ``kb gaps``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date
+
+from assistant.answer import answer_json
+from assistant.gaps import list_gaps
+from assistant.service import ask, open_assistant
+from assistant.types import Viewer
+from ingest import catalog
+from ingest.metadata import parse_date
+from ingest.paths import state_db
+from kb_cli.commands import add_data_dir
+from kb_cli.context import load_settings, make_embedder, make_llm
+
+
+def as_of_arg(value: str | None) -> date:
+    if not value:
+        return date.today()
+    try:
+        parsed = parse_date(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    assert parsed is not None
+    return parsed
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ask", help="answer a question from the KB, with citations")
+    p.add_argument("question")
+    add_data_dir(p)
+    p.add_argument("--groups", default="", help="comma-separated groups of the asker")
+    p.add_argument("--product", help="only articles about this product")
+    p.add_argument("--category", help="only articles in this category")
+    p.add_argument("--k", type=int, default=5, help="articles to retrieve")
+    p.add_argument("--as-of", type=as_of_arg, default=None, help="today, for date rules")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run_ask)
+    g = sub.add_parser("gaps", help="questions the KB could not answer, grouped")
+    add_data_dir(g)
+    g.add_argument("--json", action="store_true")
+    g.set_defaults(handler=run_gaps)
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    assistant = open_assistant(settings.data_dir, make_embedder(settings),
+                               settings.abstain_threshold, settings.stale_days,
+                               make_llm(settings))
+    groups = frozenset(g.strip() for g in args.groups.split(",") if g.strip())
+    viewer = Viewer(groups, args.product, args.category)
+    answer = ask(assistant, args.question, viewer, args.as_of or date.today(), args.k)
+    if args.json:
+        print(json.dumps(answer_json(answer), indent=2))
+        return 0
+    print(answer.answer)
+    if answer.note:
+        print(f"\n{answer.note}")
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            flag = "  [STALE]" if c.stale else ""
+            print(f"  [{c.n}] {c.title} - {c.section} ({c.article_id}; reviewed "
+                  f"{c.last_reviewed or 'never'}){flag}")
+    if answer.related:
+        print("\nRelated:" if answer.answered else "\nRelated articles:")
+        for r in answer.related:
+            print(f"  - {r['title']} ({r['article_id']})")
+    print(f"\nconfidence {answer.confidence:.2f}")
+    return 0
+
+
+def run_gaps(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    conn = catalog.connect(state_db(settings.data_dir))
+    groups = list_gaps(conn)
+    if args.json:
+        print(json.dumps([g.__dict__ for g in groups], indent=2))
+        return 0
+    if not groups:
+        print("no recorded gaps")
+    for g in groups:
+        print(f"{g.count:4}  {g.topic}")
+        for ex in g.examples[1:3]:
+            print(f"        e.g. {ex}")
+    return 0

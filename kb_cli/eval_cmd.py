@@ -1,0 +1,138 @@
+"""``kb eval``, ``kb promote`` and ``kb rollback``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from assistant.service import Assistant, open_index
+from evals.coverage import coverage
+from evals.dataset import load_dataset
+from evals.gate import compare
+from evals.report import markdown, write_reports
+from evals.run import evaluate, summarise
+from evals.systems import bm25_system, dense_system, kb_system
+from ingest import catalog
+from ingest.errors import KbError
+from ingest.paths import live_index, state_db
+from ingest.run import terminal_progress
+from ingest.staging import promote, record_stage_eval, rollback, stage_index
+from kb_cli.ask_cmd import as_of_arg
+from kb_cli.commands import add_data_dir
+from kb_cli.context import load_settings, make_embedder
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate retrieval and answers on a dataset")
+    p.add_argument("dataset", type=Path)
+    add_data_dir(p)
+    p.add_argument("--json", action="store_true", help="print the JSON report")
+    p.add_argument("--out", type=Path, help="write report.json, report.md, report.html here")
+    p.add_argument("--baselines", action="store_true", help="add BM25-only, dense-only, naive")
+    p.add_argument("--baseline", type=Path, help="previous report.json: exit 1 on regression")
+    p.add_argument("--max-drop", type=float, default=0.02, help="allowed drop per metric")
+    p.add_argument("--stage", action="store_true", help="evaluate the staging index vs live")
+    p.add_argument("--as-of", type=as_of_arg, default=None, help="today, for date rules")
+    p.add_argument("--limit", type=int, help="only the first N questions")
+    p.set_defaults(handler=run_eval)
+    pr = sub.add_parser("promote", help="make the staging index live (needs a passing eval)")
+    add_data_dir(pr)
+    pr.add_argument("--force", action="store_true", help="promote without a passing eval")
+    pr.add_argument("--by", help="who promotes (recorded)")
+    pr.set_defaults(handler=run_promote)
+    rb = sub.add_parser("rollback", help="make the previous index live again")
+    add_data_dir(rb)
+    rb.add_argument("--by", help="who rolls back (recorded)")
+    rb.set_defaults(handler=run_rollback)
+
+
+def eval_index(paths: Any, args: argparse.Namespace, embedder: Any, settings: Any,
+               as_of: date, with_baselines: bool) -> dict[str, Any]:
+    from assistant.service import DEFAULT_THRESHOLD
+
+    index = open_index(paths)
+    state = catalog.connect(state_db(settings.data_dir))
+    threshold = settings.abstain_threshold
+    assistant = Assistant(settings.data_dir, index, embedder, state,
+                          DEFAULT_THRESHOLD if threshold is None else threshold,
+                          settings.stale_days)
+    questions = load_dataset(args.dataset, index.article_row.keys())
+    if args.limit:
+        questions = questions[:args.limit]
+    progress = None if args.json else terminal_progress("eval")
+    rows = evaluate(questions, kb_system(assistant, as_of), progress)
+    check = assistant.stale_check(as_of)
+    stale = {a.id for a in index.articles if check(a.id)[0]}
+    report: dict[str, Any] = {
+        "command": "kb " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "dataset": str(args.dataset), "fingerprint": index.fingerprint,
+        "index": str(paths.root), "as_of": as_of.isoformat(), "threshold": assistant.threshold,
+        **summarise(rows), "coverage": coverage(rows, index, stale), "per_question": rows}
+    if with_baselines:
+        from evals.naive import naive_system
+
+        report["baselines"] = {}
+        for name, system in (("bm25", bm25_system(assistant, as_of)),
+                             ("dense", dense_system(assistant, as_of)),
+                             ("naive-langchain", naive_system(paths, index, embedder))):
+            base_rows = evaluate(questions, system)
+            summary = summarise(base_rows)
+            summary.pop("breakdowns", None)
+            report["baselines"][name] = summary
+    return report
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    embedder = make_embedder(settings)
+    as_of = args.as_of or date.today()
+    paths = stage_index(settings.data_dir) if args.stage else live_index(settings.data_dir,
+                                                                         create=False)
+    report = eval_index(paths, args, embedder, settings, as_of, args.baselines)
+    before = None
+    if args.baseline:
+        if not args.baseline.exists():
+            raise KbError(f"{args.baseline}: baseline report not found")
+        before = json.loads(args.baseline.read_text())
+    elif args.stage:
+        before = eval_index(live_index(settings.data_dir, create=False), args, embedder,
+                            settings, as_of, False)
+    regressions = compare(before, report, args.max_drop) if before else []
+    report["gate"] = {"compared_to": str(args.baseline) if args.baseline else
+                      ("live index" if args.stage else None), "max_drop": args.max_drop,
+                      "passed": not regressions,
+                      "regressions": [r.__dict__ for r in regressions]}
+    if args.stage:
+        record_stage_eval(settings.data_dir, {"passed": not regressions, "regressions": [
+            f"{r.metric} {r.before:.3f} -> {r.after:.3f}" for r in regressions]})
+    if args.out:
+        write_reports(report, args.out)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(markdown(report))
+        if args.out:
+            print(f"reports written to {args.out}/report.{{json,md,html}}")
+    for r in regressions:
+        print(f"REGRESSION {r.metric}: {r.before:.4f} -> {r.after:.4f}; questions that flipped: "
+              f"{', '.join(r.flipped[:20]) or '-'}", file=sys.stderr)
+    return 1 if regressions else 0
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    name = promote(settings.data_dir, args.force, args.by)
+    print(f"{name} is live")
+    return 0
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    name = rollback(settings.data_dir, args.by)
+    print(f"rolled back: {name} is live")
+    return 0
