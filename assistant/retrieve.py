@@ -9,12 +9,14 @@ a confidence of their own (a logistic score fitted on answerable vs unanswerable
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 
@@ -26,12 +28,24 @@ from ingest.vectors import NO_EXPIRY, group_key
 
 EXACT = re.compile(r"^(?=.*\d)[a-z0-9]+(?:[.\-_][a-z0-9]+)*$")
 
-#: reranker weights over article features (chosen by measurement; see README "Retrieval")
-DEFAULT_WEIGHTS = {"dense": 1.0, "dense2": 0.15, "lexical": 0.35, "title": 0.25, "exact": 0.2,
-                   "bias": 0.0}
-#: confidence = sigmoid(a . features + b), fitted on the dev sets (see evals/calibrate.py)
-DEFAULT_CONFIDENCE = {"dense": 9.0, "lexical": 1.0, "title": 1.5, "exact": 0.5, "margin": 3.0,
-                      "bias": -5.2}
+#: hand-set starting weights, used when assistant/calibration.json is absent
+FALLBACK_WEIGHTS = {"dense": 1.0, "dense2": 0.15, "lexical": 0.35, "title": 0.25, "exact": 0.2}
+FALLBACK_CONFIDENCE = {"dense": 9.0, "lexical": 1.0, "title": 1.5, "exact": 0.5, "margin": 3.0,
+                       "bias": -5.2}
+CALIBRATION = Path(__file__).with_name("calibration.json")
+
+
+def load_calibration(path: Path = CALIBRATION) -> dict:
+    """Weights and confidence fitted by ``python -m evals.calibrate`` (see README)."""
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"weights": FALLBACK_WEIGHTS, "confidence": FALLBACK_CONFIDENCE, "threshold": 0.5}
+
+
+_CALIBRATED = load_calibration()
+DEFAULT_WEIGHTS = dict(_CALIBRATED["weights"])
+DEFAULT_CONFIDENCE = dict(_CALIBRATED["confidence"])
+DEFAULT_THRESHOLD = float(_CALIBRATED.get("threshold", 0.5))
 
 
 @dataclass(frozen=True)
@@ -97,6 +111,25 @@ def _overlap(q_tokens: set[str], text: str) -> float:
     return len(q_tokens & set(tokenize(text))) / len(q_tokens)
 
 
+def article_features(q_set: set[str], exact: set[str], title: str, hits: list[Hit],
+                     raw_top: float) -> dict[str, float]:
+    """What the re-ranker and the confidence score look at for one article."""
+    dens = sorted((h.dense for h in hits), reverse=True)
+    words = set(tokenize(title + " " + " ".join(h.text for h in hits[:3])))
+    lex = max(h.lexical for h in hits)
+    return {
+        "dense": dens[0], "dense2": dens[1] if len(dens) > 1 else 0.0, "lexical": lex,
+        "lex_raw": lex * raw_top,
+        "title": _overlap(q_set, title),
+        "coverage": len(q_set & words) / len(q_set) if q_set else 0.0,
+        "exact": len(exact & words) / len(exact) if exact else 0.0,
+    }
+
+
+def rank_score(features: dict[str, float], weights: dict[str, float]) -> float:
+    return weights.get("bias", 0.0) + sum(weights.get(n, 0.0) * v for n, v in features.items())
+
+
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
 
@@ -127,20 +160,12 @@ def retrieve(index: SearchIndex, embedder: Embedder, question: str, viewer: View
             score=cos + params.weights["lexical"] * lex, dense=cos, lexical=lex, url=facts.url,
             last_reviewed=facts.last_reviewed))
     ranked: list[ArticleHit] = []
-    w = params.weights
+    raw_top = max(lexical.values(), default=0.0) / (1.0 + len(q_set))
     for article_id, hits in per_article.items():
         hits.sort(key=lambda h: h.score, reverse=True)
         facts = index.articles[index.article_row[article_id]]
-        dens = sorted((h.dense for h in hits), reverse=True)
-        body = " ".join(h.text for h in hits)
-        feats = {
-            "dense": dens[0], "dense2": dens[1] if len(dens) > 1 else 0.0,
-            "lexical": max(h.lexical for h in hits),
-            "title": _overlap(q_set, facts.title),
-            "exact": (len(exact & set(tokenize(facts.title + " " + body))) / len(exact))
-            if exact else 0.0,
-        }
-        score = w["bias"] + sum(w[name] * value for name, value in feats.items())
+        feats = article_features(q_set, exact, facts.title, hits, raw_top)
+        score = rank_score(feats, params.weights)
         stale, reason = stale_check(article_id) if stale_check else (False, None)
         if stale:
             score *= params.stale_penalty
@@ -154,12 +179,15 @@ def confidence(ranked: list[ArticleHit], params: RetrievalParams) -> float:
     """How sure we are that the top article answers the question (0..1)."""
     if not ranked:
         return 0.0
-    top = ranked[0].features
-    margin = ranked[0].score - ranked[1].score if len(ranked) > 1 else ranked[0].score
-    c = params.confidence
-    x = c["bias"] + c["margin"] * margin + sum(c[n] * top[n] for n in
-                                               ("dense", "lexical", "title", "exact"))
-    return round(_sigmoid(x), 4)
+    features = confidence_features(ranked)
+    return round(_sigmoid(rank_score(features, params.confidence)), 4)
+
+
+def confidence_features(ranked: list[ArticleHit]) -> dict[str, float]:
+    """The top article's features plus its margin over the second."""
+    top = ranked[0]
+    margin = top.score - ranked[1].score if len(ranked) > 1 else top.score
+    return {**top.features, "margin": margin}
 
 
 __all__ = ["NO_EXPIRY", "RetrievalParams", "chroma_filter", "confidence", "retrieve"]

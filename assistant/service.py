@@ -15,16 +15,13 @@ from typing import Any
 from assistant.answer import extractive_answer
 from assistant.gaps import record_gap
 from assistant.index import SearchIndex, load_index
-from assistant.retrieve import RetrievalParams, retrieve
+from assistant.retrieve import DEFAULT_THRESHOLD, RetrievalParams, retrieve
 from assistant.types import Answer, Retrieval, Viewer
 from ingest import catalog
 from ingest.embed import Embedder
 from ingest.errors import KbError
 from ingest.paths import IndexPaths, live_index, state_db
 from ingest.vectors import open_collection
-
-#: answers below this confidence abstain (calibrated; see README "Abstention")
-DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass

@@ -32,20 +32,19 @@ def _flipped(metric: str, before: dict[str, Any], after: dict[str, Any]) -> tupl
         prev = old.get(row["id"])
         if prev is None:
             continue
-        if key and (row.get(key) or 0) < (prev.get(key) or 0):
-            out.append(row["id"])
-        elif metric == "answer_rate_answerable" and row["answerable"] and prev.get("answered") \
-                and not row.get("answered"):
-            out.append(row["id"])
-        elif metric == "abstention_rate_unanswerable" and not row["answerable"] \
-                and not prev.get("answered") and row.get("answered"):
+        worse = bool(key) and (row.get(key) or 0) < (prev.get(key) or 0)
+        lost_answer = (metric == "answer_rate_answerable" and row["answerable"]
+                       and bool(prev.get("answered")) and not row.get("answered"))
+        lost_abstention = (metric == "abstention_rate_unanswerable" and not row["answerable"]
+                           and not prev.get("answered") and bool(row.get("answered")))
+        if worse or lost_answer or lost_abstention:
             out.append(row["id"])
     return tuple(out)
 
 
 def compare(before: dict[str, Any], after: dict[str, Any], max_drop: float = 0.02,
             ) -> list[Regression]:
-    """Metrics that dropped by more than ``max_drop`` (absolute), with the questions that flipped."""
+    """Metrics that dropped by more than ``max_drop`` (absolute), and the questions that flipped."""
     regressions = []
     for section, metric in GATED:
         old = before.get(section, {}).get(metric)

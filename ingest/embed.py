@@ -64,3 +64,28 @@ class HashingEmbedder:
             norm = sum(v * v for v in vec) ** 0.5 or 1.0
             out.append([v / norm for v in vec])
         return out
+
+
+class LazyEmbedder:
+    """Loads the real model only when something needs embedding (a no-change ingest never does)."""
+
+    def __init__(self, model_path: str | None = None, batch_size: int = 32) -> None:
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self.name = "all-MiniLM-L6-v2" if model_path is None else model_path
+        self._model: SentenceTransformerEmbedder | None = None
+
+    @property
+    def loaded(self) -> SentenceTransformerEmbedder:
+        if self._model is None:
+            self._model = SentenceTransformerEmbedder(self.model_path, self.batch_size)
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        return self.loaded.dim
+
+    def embed(self, texts: Sequence[str], progress: bool = False) -> list[list[float]]:
+        if not texts:
+            return []
+        return self.loaded.embed(texts, progress)

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = 0
     max_file_mb: float = 20.0
     embed_batch_size: int = 32
+    # "sentence-transformers" (the real model) or "hashing" (deterministic, for tests and demos)
+    embedder: str = "sentence-transformers"
     # metadata key aliases: {"kb_key": ["other.key", ...]} added to the built-in ones
     meta_aliases: dict[str, list[str]] = {}
     stale_days: int = 365
@@ -30,7 +32,15 @@ class Settings(BaseSettings):
     stale_days_by_product: dict[str, int] = {}
     expiring_days: int = 30
     lifecycle_file: Path | None = None
+    # {article type: [section group or "a|b|c" alternatives]}; empty = kb's default
     required_sections: dict[str, list[str]] = {}
+    # front-matter keys of other schemas that are not typos (added to kb's own list)
+    known_meta_keys: list[str] = []
+    wall_of_text_words: int = 250
+    min_article_words: int = 60
+    max_article_words: int = 5000
+    duplicate_similarity: float = 0.95
+    duplicate_overlap: float = 0.5
     # retrieval / answers
     top_k: int = 5
     abstain_threshold: float | None = None

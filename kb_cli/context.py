@@ -16,12 +16,11 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 
 def make_embedder(settings: Settings):  # noqa: ANN201 - heavy import kept lazy
-    from ingest.embed import HashingEmbedder, SentenceTransformerEmbedder
+    from ingest.embed import HashingEmbedder, LazyEmbedder
 
     if settings.embedder == "hashing":
         return HashingEmbedder()
-
-    return SentenceTransformerEmbedder(settings.model_path, settings.embed_batch_size)
+    return LazyEmbedder(settings.model_path, settings.embed_batch_size)
 
 
 def make_llm(settings: Settings):  # noqa: ANN201
