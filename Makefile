@@ -31,9 +31,11 @@ browser: ## install Debian's chromium for the browser tests, if missing
 ingest: $(STAMP) ## ingest kb_samples/ into $(DATA)
 	$(KB) ingest kb_samples --data-dir $(DATA)
 
-run: $(STAMP) ## install, ingest kb_samples/ and show what is indexed
+run: $(STAMP) ## install, ingest kb_samples/, create demo users, serve the web app on :8000
 	$(KB) ingest kb_samples --data-dir $(DATA)
 	$(KB) status --data-dir $(DATA)
+	$(KB) users demo --data-dir $(DATA)
+	$(KB) serve --data-dir $(DATA) --host 127.0.0.1 --port 8000
 
 test: $(STAMP) browser ## install if needed, run every test
 	$(PY) -m pytest -q

@@ -20,6 +20,8 @@ from ingest.tokens import count_tokens
 NOT_COVERED = "The knowledge base doesn't cover this."
 RESOLUTION = re.compile(r"\b(resolution|resolve|fix|solution|workaround|steps?|how to|"
                         r"procedure|instructions|method)", re.I)
+SYMPTOMS = re.compile(r"\b(symptom|issue|problem|environment|applies|summary|introduction)",
+                      re.I)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 MAX_TOKENS = 420
 
@@ -52,38 +54,49 @@ def split_units(text: str) -> list[str]:
     return units
 
 
-def _section_hits(conn: sqlite3.Connection, top: ArticleHit) -> list[Hit]:
-    """The chunks of the top article's resolution-like section, in reading order."""
+def _article_chunks(conn: sqlite3.Connection, top: ArticleHit) -> list[Hit]:
+    """All chunks of the top article in reading order, as hits carrying its facts."""
     rows = conn.execute("SELECT id, position, section, anchor, text FROM chunks "
                         "WHERE article_id = ? ORDER BY position", (top.article_id,)).fetchall()
-    best = top.hits[0]
-    template = best
-    out = []
-    for cid, position, section_json, anchor, text in rows:
-        section = tuple(json.loads(section_json))
-        if section and RESOLUTION.search(section[0]) and cid != best.chunk_id:
-            out.append(Hit(cid, template.article_id, template.title, section, anchor, text,
-                           position, 0.0, url=template.url, last_reviewed=template.last_reviewed,
-                           stale=template.stale, stale_reason=template.stale_reason))
-    return out
+    t = top.hits[0]
+    return [Hit(cid, t.article_id, t.title, tuple(json.loads(section)), anchor, text, position,
+                0.0, url=t.url, last_reviewed=t.last_reviewed, stale=t.stale,
+                stale_reason=t.stale_reason)
+            for cid, position, section, anchor, text in rows]
+
+
+def _is_resolution(hit: Hit) -> bool:
+    return bool(hit.section) and bool(RESOLUTION.search(hit.section[0]))
 
 
 def choose_passages(retrieval: Retrieval, conn: sqlite3.Connection) -> list[Hit]:
+    """The passages an answer quotes: the fix first, in reading order, within a token budget.
+
+    The top article's resolution-like section (or, without one, its best-matching chunk and
+    what follows it), plus its best-matching chunk when that says more than the symptoms, plus
+    the best chunk of a second article that scores almost as high.
+    """
     top = retrieval.articles[0]
-    passages = [top.hits[0]]
-    budget = MAX_TOKENS - count_tokens(top.hits[0].text)
-    for hit in _section_hits(conn, top):
+    best = top.hits[0]
+    chunks = _article_chunks(conn, top)
+    fix = [c for c in chunks if _is_resolution(c)]
+    if not fix:
+        fix = [c for c in chunks if c.position >= best.position]
+    wanted = [best] if not SYMPTOMS.search(best.section_path) or not fix else []
+    picked: list[Hit] = []
+    budget = MAX_TOKENS
+    for hit in wanted + [c for c in fix if c.chunk_id != best.chunk_id]:
         size = count_tokens(hit.text)
-        if size > budget:
+        if size > budget and picked:
             break
-        passages.append(hit)
+        picked.append(hit)
         budget -= size
+    picked.sort(key=lambda h: h.position)
     if len(retrieval.articles) > 1:
         second = retrieval.articles[1]
         if second.score >= 0.92 * top.score and count_tokens(second.hits[0].text) <= budget:
-            passages.append(second.hits[0])
-    return passages[:1] + sorted(passages[1:],
-                                 key=lambda h: (h.article_id != top.article_id, h.position))
+            picked.append(second.hits[0])
+    return picked
 
 
 def stale_note(citations: list[Citation]) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -45,10 +45,20 @@ class SearchIndex:
     article_row: dict[str, int]
     bm25: Any
     fingerprint: str
+    _masks: dict[tuple, np.ndarray] = field(default_factory=dict)
 
     def visible_articles(self, groups: frozenset[str], as_of: date, product: str | None = None,
                          category: str | None = None) -> np.ndarray:
-        """Boolean mask over articles a viewer may be answered from, as of a date."""
+        """Boolean mask over articles a viewer may be answered from, as of a date (cached)."""
+        key = (groups, as_of, product, category)
+        if key not in self._masks:
+            if len(self._masks) > 256:
+                self._masks.clear()
+            self._masks[key] = self._visible(groups, as_of, product, category)
+        return self._masks[key]
+
+    def _visible(self, groups: frozenset[str], as_of: date, product: str | None,
+                 category: str | None) -> np.ndarray:
         wanted = {g.lower() for g in groups}
         mask = np.zeros(len(self.articles), dtype=bool)
         for row, art in enumerate(self.articles):

@@ -168,7 +168,8 @@ def retrieve(index: SearchIndex, embedder: Embedder, question: str, viewer: View
         score = rank_score(feats, params.weights)
         stale, reason = stale_check(article_id) if stale_check else (False, None)
         if stale:
-            score *= params.stale_penalty
+            # lower whatever the sign: scaling a negative score by 0.97 would raise it
+            score -= abs(score) * (1.0 - params.stale_penalty)
             hits = [Hit(**{**h.__dict__, "stale": True, "stale_reason": reason}) for h in hits]
         ranked.append(ArticleHit(article_id, facts.title, score, tuple(hits), feats))
     ranked.sort(key=lambda a: a.score, reverse=True)

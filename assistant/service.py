@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,9 @@ from ingest import catalog
 from ingest.embed import Embedder
 from ingest.errors import KbError
 from ingest.paths import IndexPaths, live_index, state_db
+from ingest.quality import QualityPolicy, stale_info
+from ingest.quality.dates import obsolete_flag
+from ingest.quality.lifecycle import load_lifecycle
 from ingest.vectors import open_collection
 
 
@@ -33,16 +36,29 @@ class Assistant:
     threshold: float
     stale_days: int
     llm: Any = None
+    policy: QualityPolicy | None = None
+    _freshness: dict[tuple[str, date, str], tuple[bool, str | None]] = field(
+        default_factory=dict)
 
     def stale_check(self, as_of: date):  # noqa: ANN201
+        """``article_id -> (warn, reason)``: stale by the review policy, or obsolete."""
+        if self.policy is None:
+            self.policy = QualityPolicy(stale_days=self.stale_days, lifecycle=load_lifecycle())
+        policy = self.policy
+
         def check(article_id: str) -> tuple[bool, str | None]:
-            facts = self.index.articles[self.index.article_row[article_id]]
-            if facts.last_reviewed is None:
-                return True, "no review date"
-            age = (as_of - facts.last_reviewed).days
-            if age > self.stale_days:
-                return True, f"last reviewed {facts.last_reviewed.isoformat()}, {age} days ago"
-            return False, None
+            key = (article_id, as_of, self.index.fingerprint)
+            if key not in self._freshness:
+                if len(self._freshness) > 50_000:
+                    self._freshness.clear()
+                article = catalog.get_article(self.index.conn, article_id)
+                result: tuple[bool, str | None] = (False, None)
+                if article is not None:
+                    obsolete = obsolete_flag(article, policy, as_of)
+                    result = (True, obsolete.reason) if obsolete else \
+                        stale_info(article, as_of, policy)
+                self._freshness[key] = result
+            return self._freshness[key]
 
         return check
 
@@ -55,12 +71,14 @@ def open_index(paths: IndexPaths) -> SearchIndex:
 
 
 def open_assistant(data_dir: Path, embedder: Embedder, threshold: float | None = None,
-                   stale_days: int = 365, llm: Any = None) -> Assistant:
+                   stale_days: int = 365, llm: Any = None,
+                   policy: QualityPolicy | None = None) -> Assistant:
     paths = live_index(data_dir, create=False)
     index = open_index(paths)
     state = catalog.connect(state_db(data_dir))
     return Assistant(data_dir, index, embedder, state,
-                     DEFAULT_THRESHOLD if threshold is None else threshold, stale_days, llm)
+                     DEFAULT_THRESHOLD if threshold is None else threshold, stale_days, llm,
+                     policy)
 
 
 def run_retrieval(assistant: Assistant, question: str, viewer: Viewer, as_of: date,

@@ -7,6 +7,7 @@ collection is built once per index and cached beside it (``naive-chroma/``).
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from assistant.index import SearchIndex
@@ -15,7 +16,7 @@ from ingest import catalog
 from ingest.embed import Embedder
 
 
-def _collection(paths: Any, index: SearchIndex, embedder: Embedder) -> Any:
+def _collection(paths: Any, index: SearchIndex, embedder: Embedder, as_of: date) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
     from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -24,7 +25,9 @@ def _collection(paths: Any, index: SearchIndex, embedder: Embedder) -> Any:
                                        settings=ChromaSettings(anonymized_telemetry=False))
     collection = client.get_or_create_collection("naive", embedding_function=None,
                                                  metadata={"hnsw:space": "cosine"})
-    fingerprint = index.fingerprint
+    fingerprint = f"{index.fingerprint}-{as_of.isoformat()}"
+    mask = index.visible_articles(frozenset(), as_of)
+    visible = {a.id for a, ok in zip(index.articles, mask, strict=True) if ok}
     if (collection.metadata or {}).get("fingerprint") == fingerprint and collection.count():
         return collection
     client.delete_collection("naive")
@@ -34,8 +37,8 @@ def _collection(paths: Any, index: SearchIndex, embedder: Embedder) -> Any:
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
     ids, texts, metas = [], [], []
     for article in catalog.iter_articles(index.conn):
-        if article.status != "published":
-            continue
+        if article.id not in visible:
+            continue  # what an asker without groups may see, as for kb
         for n, piece in enumerate(splitter.split_text(f"{article.title}\n{article.text}")):
             ids.append(f"{article.id}#{n}")
             texts.append(piece)
@@ -47,8 +50,8 @@ def _collection(paths: Any, index: SearchIndex, embedder: Embedder) -> Any:
     return collection
 
 
-def naive_system(paths: Any, index: SearchIndex, embedder: Embedder) -> System:
-    collection = _collection(paths, index, embedder)
+def naive_system(paths: Any, index: SearchIndex, embedder: Embedder, as_of: date) -> System:
+    collection = _collection(paths, index, embedder, as_of)
 
     def run(question: str) -> Run:
         got = collection.query(query_embeddings=embedder.embed([question]), n_results=4,

@@ -27,6 +27,11 @@ def answer_lines(answer: str, passages: dict[int, str]) -> list[tuple[str, list[
     return out
 
 
+def plain_answer(answer: str) -> str:
+    """The answer's text without citation markers and passage headings."""
+    return "\n".join(text for text, _ in answer_lines(answer, {}))
+
+
 def score_question(q: Question, run: Run, seconds: float) -> dict[str, Any]:
     gold = set(q.gold_articles)
     row: dict[str, Any] = {
@@ -45,7 +50,7 @@ def score_question(q: Question, run: Run, seconds: float) -> dict[str, Any]:
             row.update({"citation_precision": precision, "citation_recall": recall,
                         "key_fact_recall": m.key_fact_recall(run.answer, q.key_facts)
                         if q.key_facts else None,
-                        "token_f1": m.token_f1(run.answer, q.reference_answer)
+                        "token_f1": m.token_f1(plain_answer(run.answer), q.reference_answer)
                         if q.reference_answer else None,
                         "groundedness": m.groundedness(answer_lines(run.answer,
                                                                     run.cited_passages))})

@@ -30,6 +30,15 @@ MIGRATIONS: list[str] = [
     CREATE INDEX chunks_article ON chunks(article_id, position);
     CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: quality flags computed at ingest (ingest/quality/store.py); review states live in the
+    # state DB (ingest/review.py)
+    """
+    CREATE TABLE IF NOT EXISTS flags (
+        article_id TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
+        severity TEXT NOT NULL, reason TEXT NOT NULL, evidence TEXT NOT NULL,
+        PRIMARY KEY (article_id, kind, key));
+    CREATE INDEX IF NOT EXISTS flags_kind ON flags(kind, severity);
+    """,
 ]
 
 

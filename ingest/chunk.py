@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from itertools import groupby
+from collections.abc import Iterator, Sequence
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -48,9 +48,20 @@ def _units(blocks: list[Block]) -> list[str]:
 
 
 def _split_long(text: str, budget: int) -> list[str]:
+    """Split one over-long block; pieces the splitter leaves a token or two over are re-split.
+
+    (The splitter adds up the token counts of the pieces it joins, which can undercount the
+    joined text.)
+    """
     splitter = RecursiveCharacterTextSplitter.from_tiktoken_encoder(
         encoding_name=ENCODING_NAME, chunk_size=budget, chunk_overlap=0)
-    return [piece for piece in splitter.split_text(text) if piece.strip()]
+    pieces: list[str] = []
+    for piece in splitter.split_text(text):
+        if count_tokens(piece) > budget and budget > 8:
+            pieces.extend(_split_long(piece, budget - max(1, budget // 10)))
+        elif piece.strip():
+            pieces.append(piece)
+    return pieces
 
 
 def _pack(units: list[str], budget: int) -> list[str]:
@@ -82,17 +93,40 @@ def chunk_id(article_id: str, section: tuple[str, ...], text: str, occurrence: i
     return f"{prefix}-{digest}-{occurrence}"
 
 
+def sections(blocks: Sequence[Block]) -> Iterator[tuple[tuple[str, ...], str, list[Block]]]:
+    """``(section path, anchor, blocks)`` per section, in order; every heading starts one.
+
+    Two sibling sections with the same heading stay apart, and the second one's anchor gets the
+    ``-1`` suffix a rendered page gives it (``install``, ``install-1``).
+    """
+    used: dict[str, int] = {}
+    current: list[Block] = []
+    section: tuple[str, ...] = ()
+    anchor = ""
+    for block in blocks:
+        if block.kind == "heading" or block.section != section:
+            if current:
+                yield section, anchor, current
+            current, section = [], block.section
+            anchor = slugify(section[-1]) if section else ""
+            if block.kind == "heading":
+                used[anchor] = used.get(anchor, -1) + 1
+                anchor = f"{anchor}-{used[anchor]}" if used[anchor] else anchor
+        current.append(block)
+    if current:
+        yield section, anchor, current
+
+
 def chunk_article(article: Article, max_tokens: int = 180) -> list[Chunk]:
     """Chunks of at most ``max_tokens`` tiktoken tokens counting title and section path."""
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
-    for section, group in groupby(article.blocks, key=lambda b: b.section):
-        units = _units(list(group))
+    for section, anchor, group in sections(article.blocks):
+        units = _units(group)
         if not units:
             continue
         head = article.title if not section else f"{article.title} | {' > '.join(section)}"
         budget = max(MIN_BUDGET, max_tokens - count_tokens(head) - 1)
-        anchor = slugify(section[-1]) if section else ""
         for text in _pack(units, budget):
             base = chunk_id(article.id, section, text, 0)
             occurrence = seen.get(base, 0)

@@ -16,9 +16,10 @@ import bm25s
 
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-STOP = frozenset("""a an and are as at be but by can do does for from has have how i if in into
+_STOP_WORDS = """a an and are as at be but by can do does for from has have how i if in into
 is it its me my not of on or our so that the their then there these this to was we what when
-where which while who why will with you your after before get got cant can't dont don't""".split())
+where which while who why will with you your after before get got cant can't dont don't"""
+STOP = frozenset(_STOP_WORDS.split())
 _WORD = re.compile(r"[a-z0-9]+(?:[.\-_][a-z0-9]+)*")
 _PREFIXED_NUMBER = re.compile(r"^([a-z]+)(\d{3,})$")
 

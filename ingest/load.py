@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import ArticleError
-from ingest.metadata import as_list, normalise, read_sidecar, split_front_matter
+from ingest.metadata import BUILTIN_ALIASES, as_list, normalise, read_sidecar, split_front_matter
 from ingest.types import Article, Block
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
@@ -28,11 +28,15 @@ FORMATS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".tx
            ".docx": "docx", ".pdf": "pdf"}
 SIDECAR_SUFFIX = ".meta.yaml"
 #: bump when parsing changes, so that every article is re-read on the next ingest
-LOADER_VERSION = "1"
+LOADER_VERSION = "3"
 
 _FENCE_INFO = re.compile(r"^(\s*)(```+|~~~+)[ \t]*[\w+#.-]+[^\n]*$", re.M)
 _APPLIES = re.compile(r"^[_*\s]*applies to[_*\s]*:[_*\s]*(.+)$", re.I)
 _KB_NUMBER = re.compile(r"\s*[_*]*original kb number[_*]*\s*:.*$", re.I)
+_MD_LINK_TARGET = re.compile(r"!\[[^\]]*\]\([^)]*\)|(?<=\])\([^)]*\)")
+_NUMBERED = re.compile(r"^\d{1,3}[.)]\s+")
+_LIST_MARKER = re.compile(r"^(?:\d{1,3}[.)]|[-\u2022*])\s")
+_DANGLING = ("and", "or", "of", "the", "to", "a", "an", "for", "with", "in", "on", "by")
 _HIDDEN = re.compile(
     r"<(\w+)[^>]*(?:style\s*=\s*[\"'][^\"']*(?:display\s*:\s*none|visibility\s*:\s*hidden|"
     r"font-size\s*:\s*0)[^\"']*[\"']|\shidden[\s>])[^>]*>(.*?)</\1>", re.I | re.S)
@@ -69,7 +73,7 @@ def _html_meta(text: str) -> dict[str, Any]:
         if name and content:
             meta[name.group(1).strip()] = html_lib.unescape(content.group(1))
     title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
-    if title and "title" not in {k.lower() for k in meta}:
+    if title and not set(BUILTIN_ALIASES["title"]) & {k.lower() for k in meta}:
         meta["title"] = html_lib.unescape(re.sub(r"\s+", " ", title.group(1))).strip()
     hidden = [re.sub(r"<[^>]+>", " ", m.group(2)) for m in _HIDDEN.finditer(text)]
     hidden = [re.sub(r"\s+", " ", h).strip() for h in hidden if h.strip()]
@@ -84,12 +88,39 @@ def _partition(fmt: str, path: Path, text: str | None) -> list[Any]:
         return partition_md(text=_FENCE_INFO.sub(r"\1\2", text or ""))
     if fmt == "html":
         from unstructured.partition.html import partition_html
-        return partition_html(text=text)
+        # hidden elements are kept in raw_meta for the injection flag, never indexed or shown
+        return partition_html(text=_HIDDEN.sub(" ", text or ""))
     if fmt == "docx":
         from unstructured.partition.docx import partition_docx
         return partition_docx(filename=str(path))
     from unstructured.partition.text import partition_text
-    return partition_text(text=text)
+    return partition_text(text=separate_text_blocks(text or ""))
+
+
+_TEXT_HEADING = re.compile(r"^(?![-*\u2022]|\d+[.)])[A-Z][^\n]{0,60}$")
+
+
+def separate_text_blocks(text: str) -> str:
+    """Give plain text's headings and numbered steps blank lines of their own.
+
+    ``partition_text`` groups lines into elements by blank lines, so a heading line directly
+    followed by its text ("Resolution" then "1. Open ...") would merge into one paragraph. A
+    heading here is a short capitalised line after a blank line, without closing punctuation.
+    """
+    lines = text.splitlines()
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        previous = lines[i - 1].strip() if i else ""
+        if (stripped and not previous and _TEXT_HEADING.match(stripped)
+                and not stripped.endswith((".", ",", ";", ":", "!", "?"))
+                and len(stripped.split()) <= 8):
+            out += ["", stripped, ""]
+        elif _NUMBERED.match(stripped):
+            out += ["", line]
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def _docx_meta(path: Path) -> dict[str, Any]:
@@ -99,6 +130,32 @@ def _docx_meta(path: Path) -> dict[str, Any]:
     pairs = {"title": props.title, "author": props.author, "category": props.category,
              "keywords": props.keywords, "subject": props.subject}
     return {k: v for k, v in pairs.items() if v}
+
+
+def unwrap_pdf_lines(page: str) -> str:
+    """Join the lines a PDF wrapped back into paragraphs and list items.
+
+    Text extraction gives one line per printed line, so a step that wraps would otherwise be
+    cut in two and its second half could even be taken for a heading. A line continues the one
+    before when it starts in lower case, or the one before ends mid-phrase (a comma, "and"...)
+    or fills the text width without closing punctuation; a list marker always starts anew.
+    Paragraphs come back separated by blank lines, as in a text file.
+    """
+    lines = [line.strip() for line in page.splitlines() if line.strip()]
+    lengths = sorted(len(line) for line in lines)
+    full = lengths[int(len(lengths) * 0.9)] if lengths else 0
+    out: list[str] = []
+    last = ""
+    for line in lines:
+        if last and not _LIST_MARKER.match(line) and (
+                line[:1].islower() or last.endswith((",", "(", "&"))
+                or last.rsplit(" ", 1)[-1].lower() in _DANGLING
+                or (len(last) >= 0.75 * full and last[-1].isalpha())):
+            out[-1] = f"{out[-1]} {line}"
+        else:
+            out.append(line)
+        last = line
+    return "\n\n".join(out)
 
 
 def _pdf_text_and_meta(path: Path, rel: str) -> tuple[str, dict[str, Any]]:
@@ -113,7 +170,7 @@ def _pdf_text_and_meta(path: Path, rel: str) -> tuple[str, dict[str, Any]]:
         info = reader.metadata or {}
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise ArticleError(rel, f"corrupt or unreadable PDF ({exc})") from None
-    text = "\n\n".join(p.strip() for p in pages if p.strip())
+    text = "\n\n".join(unwrap_pdf_lines(p) for p in pages if p.strip())
     if not text.strip():
         raise ArticleError(rel, "PDF has no extractable text (a scanned image?)")
     meta = {str(k).lstrip("/").lower(): str(v) for k, v in info.items() if v}
@@ -145,7 +202,10 @@ def elements_to_blocks(elements: list[Any], title: str | None) -> tuple[str | No
             continue
         kind = {"ListItem": "list_item", "CodeSnippet": "code", "Table": "table"}.get(
             el.category, "text")
-        blocks.append(Block(kind, text, tuple(h for _, h in stack), 0, False, links))
+        number = _NUMBERED.match(text) if kind == "list_item" else None
+        if number:  # DOCX / PDF / text numbering arrives as part of the item's text
+            text = text[number.end():].strip()
+        blocks.append(Block(kind, text, tuple(h for _, h in stack), 0, number is not None, links))
     return title, blocks
 
 
@@ -154,11 +214,32 @@ def _key(text: str) -> str:
 
 
 def mark_ordered(blocks: list[Block], source: str) -> list[Block]:
-    """Mark list items that the source writes as numbered steps (``1.`` / ``2)``)."""
-    numbered = {_key(m.group(1)) for m in re.finditer(r"^\s*\d{1,3}[.)]\s+(.+)$", source, re.M)}
+    """Mark list items that the source writes as numbered steps (``1.`` / ``2)``).
+
+    A step's text can run on past its first source line (continuation lines, a command in the
+    same paragraph), so a block also matches when it starts with a numbered line's text.
+    """
+    lines = re.findall(r"^\s*\d{1,3}[.)]\s+(.+)$", source, re.M)
+    numbered = {_key(_MD_LINK_TARGET.sub("", line)) for line in lines}
     numbered.discard("")
-    return [replace(b, ordered=True) if b.kind == "list_item" and _key(b.text) in numbered else b
+    prefixes = {len(k) for k in numbered if len(k) >= 12}
+
+    def is_step(block: Block) -> bool:
+        key = _key(block.text)
+        return key in numbered or any(key[:n] in numbered for n in prefixes)
+
+    return [replace(b, ordered=True) if b.kind == "list_item" and is_step(b) else b
             for b in blocks]
+
+
+def html_steps(html: str) -> str:
+    """The items of every ``<ol>`` as ``1. text`` lines, for :func:`mark_ordered`."""
+    lines = []
+    for ol in re.findall(r"<ol\b.*?</ol>", html, re.I | re.S):
+        for item in re.findall(r"<li\b[^>]*>(.*?)(?=<li\b|</li>|</?ol\b|</?ul\b)", ol, re.I | re.S):
+            text = html_lib.unescape(re.sub(r"<[^>]+>", " ", item))
+            lines.append("1. " + re.sub(r"\s+", " ", text).strip())
+    return "\n".join(lines)
 
 
 def _applies_to(blocks: list[Block]) -> tuple[str, ...]:
@@ -181,8 +262,8 @@ def load_article(path: Path, root: Path, max_bytes: int,
         if size == 0:
             raise ArticleError(rel, "file is empty")
         if size > max_bytes:
-            raise ArticleError(rel, f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB"
-                                    " limit (KB_MAX_FILE_MB)")
+            raise ArticleError(rel, f"file is {size:,} bytes, over the {max_bytes:,}-byte limit"
+                                    f" (KB_MAX_FILE_MB={max_bytes / 1e6:g})")
         data = path.read_bytes()
         side = sidecar_path(path)
         side_bytes = side.read_bytes() if side.exists() else b""
@@ -206,19 +287,25 @@ def load_article(path: Path, root: Path, max_bytes: int,
     else:
         text, raw = _pdf_text_and_meta(path, rel)
     if side_bytes:
-        raw.update(read_sidecar(decode_text(side_bytes, side.name), side.name))
+        side_rel = side.relative_to(root).as_posix()
+        raw.update(read_sidecar(decode_text(side_bytes, side_rel), side_rel))
     norm = normalise(raw, aliases)
     try:
         elements = _partition("txt" if fmt == "pdf" else fmt, path, text)
     except ArticleError:
         raise
     except Exception as exc:
-        raise ArticleError(rel, f"could not be parsed as {fmt} ({type(exc).__name__}: {exc})") from None
+        raise ArticleError(rel, f"could not be parsed as {fmt} ({type(exc).__name__}: {exc})"
+                           ) from None
     title, blocks = elements_to_blocks(elements, norm.values.get("title"))
+    if fmt in ("txt", "pdf") and blocks and blocks[0].kind == "text" and not blocks[0].section \
+            and len(blocks[0].text) <= 120 and (title is None or
+                                                blocks[0].text.lower() == title.lower()):
+        title, blocks = title or blocks[0].text, blocks[1:]  # the first line is the title
     if not blocks:
         raise ArticleError(rel, "has no body text")
-    if text is not None and fmt != "html":
-        blocks = mark_ordered(blocks, text)
+    if text is not None:
+        blocks = mark_ordered(blocks, html_steps(text) if fmt == "html" else text)
     values = norm.values
     products = values.get("products") or _applies_to(blocks)
     digest = hashlib.sha256(LOADER_VERSION.encode() + data + b"\0" + side_bytes).hexdigest()

@@ -25,7 +25,8 @@ BUILTIN_ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "kb_id", "article_id", "articleid"),
     "title": ("title", "dc.title", "name", "subject_title"),
     "owner": ("owner", "ms.author", "author", "dc.creator", "creator", "contact", "owner_email"),
-    "groups": ("groups", "audience", "visibility", "allowed_groups", "restricted_to"),
+    # not "audience": Microsoft Learn's ``audience: ITPro`` names readers, it restricts no one
+    "groups": ("groups", "visibility", "allowed_groups", "restricted_to"),
     "products": ("products", "product", "appliesto", "applies_to", "applies-to"),
     "category": ("category", "categories", "ms.custom", "area", "topic"),
     "status": ("status", "state", "lifecycle"),
@@ -45,6 +46,20 @@ _STATUS_ALIASES = {"published": "published", "live": "published", "active": "pub
                    "archived": "retired", "obsolete": "retired", "deprecated": "retired"}
 
 
+class _TextLoader(yaml.SafeLoader):
+    """YAML with numbers read as written: ``0x87D00607`` stays an error code, ``1.10`` a version."""
+
+
+_TextLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers
+            if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_TextLoader)  # a SafeLoader: no arbitrary objects
+
+
 @dataclass(frozen=True)
 class Normalised:
     values: dict[str, Any]
@@ -59,22 +74,27 @@ def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str]:
     if not match:
         raise ArticleError(path, "front matter starts with '---' but has no closing '---' line")
     try:
-        data = yaml.safe_load(match.group(1)) or {}
+        data = _load_yaml(match.group(1)) or {}
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 2}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ArticleError(path, f"front matter{where}: invalid YAML ({problem})") from None
+        raise ArticleError(path, f"front matter {_yaml_problem(exc, 2)}") from None
     if not isinstance(data, dict):
         raise ArticleError(path, "front matter must be a mapping of keys to values")
     return {str(k): v for k, v in data.items()}, text[match.end():]
 
 
+def _yaml_problem(exc: yaml.YAMLError, first_line: int) -> str:
+    """``line N: invalid YAML (what is wrong)``, N counted in the file."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f"line {mark.line + first_line}: " if mark is not None else ""
+    return f"{where}invalid YAML ({problem})"
+
+
 def read_sidecar(text: str, path: str) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text) or {}
+        data = _load_yaml(text.rstrip()) or {}
     except yaml.YAMLError as exc:
-        raise ArticleError(path, f"invalid YAML ({str(exc).splitlines()[0]})") from None
+        raise ArticleError(path, _yaml_problem(exc, 1)) from None
     if not isinstance(data, dict):
         raise ArticleError(path, "must be a mapping of keys to values")
     return {str(k): v for k, v in data.items()}
@@ -100,7 +120,8 @@ def parse_date(value: Any) -> date | None:
 def as_list(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
-    items: Iterable[Any] = value if isinstance(value, list | tuple) else re.split(r"[,;]", str(value))
+    items: Iterable[Any] = (value if isinstance(value, list | tuple)
+                            else re.split(r"[,;]", str(value)))
     out: list[str] = []
     for item in items:
         text = str(item).strip()
@@ -114,14 +135,15 @@ def _category(raw: Any) -> str | None:
     for item in as_list(raw):
         if item.lower().startswith("sap:"):
             return item[4:].strip() or None
-    if isinstance(raw, str) and not raw.lower().startswith(("csshelp", "has-")):
+    if isinstance(raw, str) and not raw.lower().startswith(("css", "has-")):
         return raw.strip() or None
     return None
 
 
 def normalise(raw: Mapping[str, Any], extra_aliases: Mapping[str, list[str]] | None = None,
               ) -> Normalised:
-    """Map raw metadata onto kb's keys; problems (bad dates, bad status) are reported, not raised."""
+    """Map raw metadata onto kb's keys; problems (bad dates, bad status) are reported, not
+    raised."""
     lowered = {str(k).strip().lower(): v for k, v in raw.items()}
     values: dict[str, Any] = {}
     problems: list[str] = []

@@ -57,6 +57,7 @@ class IngestOptions:
     max_file_bytes: int = 20_000_000
     aliases: dict[str, list[str]] = field(default_factory=dict)
     progress: bool = False
+    allow_empty: bool = False
 
 
 def discover(root: Path) -> Iterator[Path]:
@@ -87,7 +88,7 @@ def remove_orphans(conn: sqlite3.Connection, collection: Any) -> int:
 def _flush(batch: list[tuple[Article, list[Chunk]]], conn: sqlite3.Connection,
            collection: Any, embedder: Embedder) -> int:
     wanted = [(a, c) for a, chunks in batch for c in chunks]
-    reuse = vectors.existing_embeddings(collection, [c.id for _, c in wanted])
+    reuse = vectors.existing_embeddings(collection, {c.id: c.embed_text for _, c in wanted})
     todo = [c for _, c in wanted if c.id not in reuse]
     fresh = dict(zip([c.id for c in todo], embedder.embed([c.embed_text for c in todo]),
                      strict=True))
@@ -129,8 +130,12 @@ def ingest_folder(root: Path, conn: sqlite3.Connection, collection: Any, embedde
         log.info("removed %d vectors left by an interrupted run", orphans)
     known = catalog.article_hashes(conn)
     files = list(discover(root))
+    if not files and known and not options.allow_empty:
+        raise KbError(f"{root}: no article files found; refusing to remove all {len(known)} "
+                      "indexed articles (is this the right folder? --allow-empty to do it)")
     seen_paths: set[str] = set()
     ids_taken: dict[str, str] = {aid: p for p, (aid, _) in known.items()}
+    current: dict[str, str] = {p: aid for p, (aid, _) in known.items()}  # path -> its id now
     batch: list[tuple[Article, list[Chunk]]] = []
     pending = 0
     for number, path in enumerate(files, start=1):
@@ -164,6 +169,7 @@ def ingest_folder(root: Path, conn: sqlite3.Connection, collection: Any, embedde
         else:
             report.added += 1
         report.changed_ids.append(article.id)
+        current[rel] = article.id
         batch.append((article, chunks))
         pending += len(chunks)
         if pending >= BATCH_CHUNKS:
@@ -171,13 +177,17 @@ def ingest_folder(root: Path, conn: sqlite3.Connection, collection: Any, embedde
             batch, pending = [], 0
     if batch:
         report.embedded_chunks += _flush(batch, conn, collection, embedder)
-    gone = [(aid, p) for p, (aid, _) in known.items() if p not in seen_paths]
-    for article_id, _path in gone:
+    # gone: the file was deleted; replaced: the file now declares another id (an update)
+    stored = conn.execute("SELECT id, path FROM articles").fetchall()
+    gone = [(r["id"], r["path"]) for r in stored if r["path"] not in seen_paths]
+    replaced = [(r["id"], r["path"]) for r in stored
+                if r["path"] in seen_paths and current.get(r["path"], r["id"]) != r["id"]]
+    for article_id, path_ in gone + replaced:
         doomed = catalog.chunk_ids(conn, article_id)
         with catalog.transaction(conn):
             catalog.delete_article(conn, article_id)
         vectors.delete(collection, sorted(doomed))
-        report.removed += 1
+        report.removed += path_ not in seen_paths
         report.changed_ids.append(article_id)
     changed = bool(report.added or report.updated or report.removed)
     if changed or not (bm25_dir / "ids.json").exists():

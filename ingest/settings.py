@@ -17,7 +17,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".kb")
     model_path: str | None = Field(
-        default=None, description="Local sentence-transformers model dir; default: the packaged MiniLM"
+        default=None,
+        description="Local sentence-transformers model dir; default: the packaged MiniLM"
     )
     chunk_tokens: int = 180
     chunk_overlap_tokens: int = 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +40,17 @@ def chunk_metadata(article: Article, chunk: Chunk) -> dict[str, Any]:
     return meta
 
 
-def existing_embeddings(collection: Any, ids: Sequence[str]) -> dict[str, list[float]]:
-    if not ids:
+def existing_embeddings(collection: Any, texts: Mapping[str, str]) -> dict[str, list[float]]:
+    """Stored vectors for ``{chunk id: embed text}`` whose stored text is still that text.
+
+    A chunk id does not cover the article title, which is embedded too: after a title change
+    the old vector must not be reused.
+    """
+    if not texts:
         return {}
-    got = collection.get(ids=list(ids), include=["embeddings"])
-    return {i: list(e) for i, e in zip(got["ids"], got["embeddings"], strict=True)}
+    got = collection.get(ids=list(texts), include=["embeddings", "documents"])
+    return {i: list(e) for i, e, d in zip(got["ids"], got["embeddings"], got["documents"],
+                                          strict=True) if d == texts[i]}
 
 
 def upsert(collection: Any, items: list[tuple[Article, Chunk, list[float]]]) -> None:

@@ -13,6 +13,7 @@ from assistant.types import Viewer
 from ingest import catalog
 from ingest.metadata import parse_date
 from ingest.paths import state_db
+from ingest.quality import policy_from_settings
 from kb_cli.commands import add_data_dir
 from kb_cli.context import load_settings, make_embedder, make_llm
 
@@ -49,7 +50,7 @@ def run_ask(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     assistant = open_assistant(settings.data_dir, make_embedder(settings),
                                settings.abstain_threshold, settings.stale_days,
-                               make_llm(settings))
+                               make_llm(settings), policy_from_settings(settings))
     groups = frozenset(g.strip() for g in args.groups.split(",") if g.strip())
     viewer = Viewer(groups, args.product, args.category)
     answer = ask(assistant, args.question, viewer, args.as_of or date.today(), args.k)

@@ -7,9 +7,9 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    from kb_cli import ask_cmd, eval_cmd, ingest_cmd
+    from kb_cli import ask_cmd, eval_cmd, flags_cmd, ingest_cmd, serve_cmd, users_cmd
 
-    for module in (ingest_cmd, ask_cmd, eval_cmd):
+    for module in (ingest_cmd, ask_cmd, eval_cmd, flags_cmd, serve_cmd, users_cmd):
         module.register(sub)
 
 

@@ -20,6 +20,7 @@ from evals.systems import bm25_system, dense_system, kb_system
 from ingest import catalog
 from ingest.errors import KbError
 from ingest.paths import live_index, state_db
+from ingest.quality import policy_from_settings
 from ingest.run import terminal_progress
 from ingest.staging import promote, record_stage_eval, rollback, stage_index
 from kb_cli.ask_cmd import as_of_arg
@@ -60,7 +61,7 @@ def eval_index(paths: Any, args: argparse.Namespace, embedder: Any, settings: An
     threshold = settings.abstain_threshold
     assistant = Assistant(settings.data_dir, index, embedder, state,
                           DEFAULT_THRESHOLD if threshold is None else threshold,
-                          settings.stale_days)
+                          settings.stale_days, policy=policy_from_settings(settings))
     questions = load_dataset(args.dataset, index.article_row.keys())
     if args.limit:
         questions = questions[:args.limit]
@@ -69,7 +70,7 @@ def eval_index(paths: Any, args: argparse.Namespace, embedder: Any, settings: An
     check = assistant.stale_check(as_of)
     stale = {a.id for a in index.articles if check(a.id)[0]}
     report: dict[str, Any] = {
-        "command": "kb " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "command": "kb " + " ".join(shlex.quote(a) for a in getattr(args, "argv", sys.argv[1:])),
         "dataset": str(args.dataset), "fingerprint": index.fingerprint,
         "index": str(paths.root), "as_of": as_of.isoformat(), "threshold": assistant.threshold,
         **summarise(rows), "coverage": coverage(rows, index, stale), "per_question": rows}
@@ -79,7 +80,7 @@ def eval_index(paths: Any, args: argparse.Namespace, embedder: Any, settings: An
         report["baselines"] = {}
         for name, system in (("bm25", bm25_system(assistant, as_of)),
                              ("dense", dense_system(assistant, as_of)),
-                             ("naive-langchain", naive_system(paths, index, embedder))):
+                             ("naive-langchain", naive_system(paths, index, embedder, as_of))):
             base_rows = evaluate(questions, system)
             summary = summarise(base_rows)
             summary.pop("breakdowns", None)

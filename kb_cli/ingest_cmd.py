@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 from ingest import catalog
 from ingest.paths import live_index
 from ingest.run import IngestOptions, ingest_folder, terminal_progress
+from ingest.staging import create_stage
 from ingest.vectors import open_collection
 from kb_cli.commands import add_data_dir
 from kb_cli.context import load_settings, make_embedder
+from kb_cli.flags_cmd import date_arg, update_flags
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +24,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_dir(p)
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p.add_argument("--strict", action="store_true", help="exit 1 if any file failed")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="let an empty folder remove every indexed article")
+    p.add_argument("--stage", action="store_true",
+                   help="build a staging index beside the live one (see kb eval --stage, promote)")
+    p.add_argument("--as-of", type=date_arg,
+                   help="reference date for quality flags (default today)")
     p.set_defaults(handler=run_ingest)
     s = sub.add_parser("status", help="what is indexed")
     add_data_dir(s)
@@ -30,24 +39,30 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_ingest(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    index = live_index(settings.data_dir)
+    index = create_stage(settings.data_dir) if args.stage else live_index(settings.data_dir)
     conn = catalog.connect(index.catalog)
     collection = open_collection(index.chroma)
     embedder = make_embedder(settings)
     options = IngestOptions(chunk_tokens=settings.chunk_tokens,
                             max_file_bytes=int(settings.max_file_mb * 1_000_000),
-                            aliases=settings.meta_aliases)
+                            aliases=settings.meta_aliases, allow_empty=args.allow_empty)
     progress = None if args.json else terminal_progress("ingest")
     report = ingest_folder(Path(args.path), conn, collection, embedder, index.bm25, options,
                            progress)
+    flags = update_flags(settings, conn, collection, args.as_of or date.today())
     if args.json:
-        print(json.dumps(report.as_json(), indent=2))
+        print(json.dumps({**report.as_json(), "flags": flags.counts()}, indent=2))
     else:
         print(f"{report.articles} articles, {report.chunks} chunks: {report.added} added, "
               f"{report.updated} updated, {report.unchanged} unchanged, {report.removed} removed; "
               f"{report.embedded_chunks} chunks embedded in {report.seconds:.1f}s")
         for failure in report.failed:
             print(f"  skipped {failure.path}: {failure.error}", file=sys.stderr)
+        print(f"{len(flags.flags)} quality flags in {flags.seconds:.1f}s "
+              f"({flags.reconciled.opened} new, {flags.reconciled.reopened} reopened, "
+              f"{flags.reconciled.fixed} fixed): see 'kb flags'")
+    if args.stage and not args.json:
+        print(f"staging index {index.root.name} built; next: kb eval DATASET --stage, kb promote")
     if report.failed and (args.strict or report.articles == 0):
         return 1
     return 0

@@ -1,0 +1,225 @@
+"""Users, roles, groups, sessions and API tokens, kept in the state database.
+
+Passwords are hashed with argon2; API tokens and session ids are random and stored only as
+SHA-256 digests, so a copy of the database gives no one a way in. What each role may do is
+decided in one place, :data:`PERMISSIONS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from ingest.catalog import now_iso
+from ingest.errors import KbError
+
+ROLES = ("agent", "owner", "lead", "admin")
+#: what each role may do; every page and API route names one of these
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "ask": frozenset(ROLES),
+    "review": frozenset({"owner", "admin"}),
+    "gaps": frozenset({"owner", "admin"}),
+    "metrics": frozenset({"lead", "admin"}),
+}
+DEMO_USERS = (("demo-agent", "agent"), ("demo-owner", "owner"), ("demo-admin", "admin"))
+TOKEN_PREFIX = "kb_"
+SESSION_HOURS = 12
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, role TEXT NOT NULL, groups TEXT NOT NULL,
+    password_hash TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    digest TEXT PRIMARY KEY, name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    digest TEXT PRIMARY KEY, name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    expires_at TEXT NOT NULL);
+"""
+
+_hasher = PasswordHasher()
+#: verified against when the user does not exist, so timing does not tell names apart
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+    groups: frozenset[str]
+
+    def can(self, permission: str) -> bool:
+        return self.role in PERMISSIONS[permission]
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _row_user(row: sqlite3.Row | tuple) -> User:
+    return User(row[0], row[1], frozenset(json.loads(row[2])))
+
+
+def parse_groups(text: str | None) -> frozenset[str]:
+    return frozenset(g.strip().lower() for g in (text or "").split(",") if g.strip())
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def add_user(conn: sqlite3.Connection, name: str, role: str, groups: frozenset[str],
+             password: str) -> User:
+    """Create a user; the name must be new, the role known and the password 8+ characters."""
+    ensure_schema(conn)
+    name = name.strip()
+    if not name or len(name) > 64 or any(c.isspace() for c in name):
+        raise KbError(f"user name {name!r}: 1-64 characters, no spaces")
+    if role not in ROLES:
+        raise KbError(f"role {role!r}: must be one of {', '.join(ROLES)}")
+    if len(password) < 8:
+        raise KbError("password: at least 8 characters")
+    if get_user(conn, name) is not None:
+        raise KbError(f"user {name!r} already exists: 'kb users remove {name}' first")
+    with conn:
+        conn.execute("INSERT INTO users VALUES (?,?,?,?,?)",
+                     (name, role, json.dumps(sorted(groups)), _hasher.hash(password), now_iso()))
+    return User(name, role, groups)
+
+
+def get_user(conn: sqlite3.Connection, name: str) -> User | None:
+    ensure_schema(conn)
+    row = conn.execute("SELECT name, role, groups FROM users WHERE name = ?", (name,)).fetchone()
+    return _row_user(row) if row else None
+
+
+def list_users(conn: sqlite3.Connection) -> list[tuple[User, int]]:
+    """Every user with the number of API tokens they hold."""
+    ensure_schema(conn)
+    rows = conn.execute("SELECT u.name, u.role, u.groups, count(t.digest) FROM users u "
+                        "LEFT JOIN api_tokens t ON t.name = u.name GROUP BY u.name "
+                        "ORDER BY u.name").fetchall()
+    return [(_row_user(r), r[3]) for r in rows]
+
+
+def remove_user(conn: sqlite3.Connection, name: str) -> None:
+    ensure_schema(conn)
+    with conn:
+        conn.execute("DELETE FROM api_tokens WHERE name = ?", (name,))
+        conn.execute("DELETE FROM sessions WHERE name = ?", (name,))
+        gone = conn.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount
+    if not gone:
+        raise KbError(f"no user {name!r}")
+
+
+def authenticate(conn: sqlite3.Connection, name: str, password: str) -> User | None:
+    """The user if the password matches; None otherwise (same work either way)."""
+    ensure_schema(conn)
+    row = conn.execute("SELECT name, role, groups, password_hash FROM users WHERE name = ?",
+                       (name,)).fetchone()
+    try:
+        _hasher.verify(row[3] if row else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return _row_user(row) if row else None
+
+
+def issue_token(conn: sqlite3.Connection, name: str) -> str:
+    """A new long-lived API token for the user; only its digest is kept."""
+    if get_user(conn, name) is None:
+        raise KbError(f"no user {name!r}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with conn:
+        conn.execute("INSERT INTO api_tokens VALUES (?,?,?)", (_digest(token), name, now_iso()))
+    return token
+
+
+def revoke_tokens(conn: sqlite3.Connection, name: str) -> int:
+    """Revoke every API token and session of the user; returns how many tokens there were."""
+    if get_user(conn, name) is None:
+        raise KbError(f"no user {name!r}")
+    with conn:
+        conn.execute("DELETE FROM sessions WHERE name = ?", (name,))
+        return conn.execute("DELETE FROM api_tokens WHERE name = ?", (name,)).rowcount
+
+
+def user_for_token(conn: sqlite3.Connection, token: str) -> User | None:
+    row = conn.execute("SELECT u.name, u.role, u.groups FROM api_tokens t JOIN users u "
+                       "ON u.name = t.name WHERE t.digest = ?", (_digest(token),)).fetchone()
+    return _row_user(row) if row else None
+
+
+def start_session(conn: sqlite3.Connection, name: str, hours: int = SESSION_HOURS) -> str:
+    """A new session id (put in a signed cookie); only its digest is stored."""
+    session_id = secrets.token_urlsafe(32)
+    expires = (datetime.now(UTC) + timedelta(hours=hours)).isoformat(timespec="seconds")
+    with conn:
+        conn.execute("DELETE FROM sessions WHERE expires_at < ?", (now_iso(),))
+        conn.execute("INSERT INTO sessions VALUES (?,?,?)", (_digest(session_id), name, expires))
+    return session_id
+
+
+def user_for_session(conn: sqlite3.Connection, session_id: str) -> User | None:
+    row = conn.execute("SELECT u.name, u.role, u.groups FROM sessions s JOIN users u "
+                       "ON u.name = s.name WHERE s.digest = ? AND s.expires_at >= ?",
+                       (_digest(session_id), now_iso())).fetchone()
+    return _row_user(row) if row else None
+
+
+def end_session(conn: sqlite3.Connection, session_id: str) -> None:
+    with conn:
+        conn.execute("DELETE FROM sessions WHERE digest = ?", (_digest(session_id),))
+
+
+def ensure_demo_users(conn: sqlite3.Connection, groups: frozenset[str] = frozenset(),
+                      ) -> list[tuple[str, str, str]]:
+    """Create the demo users that are missing; returns ``(name, role, password)`` of new ones."""
+    created = []
+    for name, role in DEMO_USERS:
+        if get_user(conn, name) is None:
+            password = generate_password()
+            add_user(conn, name, role, groups if role != "agent" else frozenset(), password)
+            created.append((name, role, password))
+    return created
+
+
+def load_secret(data_dir: Path, configured: str | None) -> str:
+    """The key that signs cookies: KB_SECRET_KEY, else one generated once into the data dir."""
+    if configured:
+        return configured
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(secret)
+    return secret
+
+
+def viewer_groups(user: User) -> frozenset[str]:
+    """The groups answers are filtered by: the user's own."""
+    return user.groups
+
+
+def may_view(user: User, article_groups: frozenset[str] | tuple[str, ...], status: str) -> bool:
+    """May this user open the article? Admins see everything; others need a shared group when
+    the article is restricted, and agents and leads only see published articles."""
+    if user.role == "admin":
+        return True
+    wanted = {g.lower() for g in article_groups}
+    if wanted and not (wanted & {g.lower() for g in user.groups}):
+        return False
+    return status == "published" or user.role == "owner"

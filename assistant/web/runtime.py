@@ -1,0 +1,162 @@
+"""What the web app opens once in its lifespan and shares between requests.
+
+:class:`LiveKb` holds the assistant and re-opens the search index when ``DATA_DIR/LIVE``
+changes (``kb promote`` while the server runs); :class:`StateDb` serialises use of the state
+database's connection; :class:`LockedEmbedder` lets one request at a time use the model.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from itsdangerous import URLSafeTimedSerializer
+
+from assistant import review_queue, usage, users
+from assistant.gaps import ensure_schema as ensure_gaps_schema
+from assistant.index import ArticleFacts
+from assistant.service import Assistant, open_assistant, open_index
+from assistant.web.ratelimit import LoginLimiter
+from ingest import catalog
+from ingest.embed import Embedder
+from ingest.paths import live_index, read_pointer, state_db
+from ingest.quality.policy import QualityPolicy
+from ingest.settings import Settings
+from ingest.types import Article
+
+
+class LockedEmbedder:
+    """An embedder that serves one caller at a time (the model is not shared across threads)."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str], progress: bool = False) -> list[list[float]]:
+        with self.lock:
+            return self.inner.embed(texts, progress)
+
+
+class StateDb:
+    """The state database (users, answers, feedback, flags' states), one user at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = catalog.connect(path)
+        self.lock = threading.RLock()
+        for ensure in (users.ensure_schema, review_queue.ensure_schema, ensure_gaps_schema):
+            ensure(self.conn)
+
+    @contextmanager
+    def use(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            yield self.conn
+
+
+class LiveKb:
+    """The assistant over the live index, swapped for a new one when LIVE changes."""
+
+    def __init__(self, data_dir: Path, embedder: Embedder, settings: Settings, llm: Any = None,
+                 policy: QualityPolicy | None = None):
+        self.data_dir = data_dir
+        self.lock = threading.RLock()
+        self.live_name = read_pointer(data_dir, "LIVE")
+        self.assistant = open_assistant(data_dir, embedder, settings.abstain_threshold,
+                                        settings.stale_days, llm, policy)
+        self._articles: list[Article] | None = None
+        #: flags of every article of the live index (assistant.review_queue.queue's cache)
+        self.flag_cache: dict = {}
+
+    def _changed(self) -> bool:
+        """Did LIVE name another index, or an ingest change the live one in place?"""
+        if read_pointer(self.data_dir, "LIVE") != self.live_name:
+            return True
+        index = self.assistant.index
+        return (catalog.get_kv(index.conn, "fingerprint", "") or "") != index.fingerprint
+
+    def current(self) -> Assistant:
+        """The assistant, after re-opening the index if it changed (two cheap reads)."""
+        if self._changed():
+            with self.lock:
+                if self._changed():
+                    name = read_pointer(self.data_dir, "LIVE")
+                    index = open_index(live_index(self.data_dir, create=False))
+                    self.assistant = replace(self.assistant, index=index)
+                    self.live_name = name
+                    self._articles = None
+                    self.flag_cache = {}
+        return self.assistant
+
+    def facts(self, article_id: str) -> ArticleFacts | None:
+        index = self.current().index
+        row = index.article_row.get(article_id)
+        return None if row is None else index.articles[row]
+
+    def article(self, article_id: str) -> Article | None:
+        with self.lock:
+            return catalog.get_article(self.current().index.conn, article_id)
+
+    def note_reviewed(self, article_id: str, day: date) -> None:
+        """An owner marked the article reviewed: write the date into the live catalog (as
+        ``kb review --reviewed`` does) and into the facts answers check staleness with."""
+        from ingest.quality.run import apply_reviewed
+
+        with self.lock:
+            index = self.current().index
+            apply_reviewed(index.conn, {article_id: day})
+            row = index.article_row.get(article_id)
+            if row is not None:
+                facts = index.articles[row]
+                if facts.last_reviewed is None or facts.last_reviewed < day:
+                    index.articles[row] = replace(facts, last_reviewed=day)
+            # Assistant.stale_check caches freshness per (article, day, index fingerprint);
+            # the review date just changed, so that cache no longer holds
+            cache = getattr(self.assistant, "_freshness", None)
+            if isinstance(cache, dict):
+                cache.clear()
+            if self._articles is not None:
+                self._articles = [replace(a, last_reviewed=day) if a.id == article_id and (
+                    a.last_reviewed is None or a.last_reviewed < day) else a
+                    for a in self._articles]
+
+    def articles(self) -> list[Article]:
+        """Every article of the live index with its blocks (read once per index)."""
+        assistant = self.current()
+        with self.lock:
+            if self._articles is None:
+                self._articles = list(catalog.iter_articles(assistant.index.conn))
+            return self._articles
+
+
+@dataclass
+class WebKb:
+    """Everything a request handler may need, built once in the lifespan."""
+
+    settings: Settings
+    live: LiveKb
+    state: StateDb
+    signer: URLSafeTimedSerializer
+    secret: str
+    policy: QualityPolicy
+    limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    max_question_chars: int = 1000
+
+
+def open_web_kb(settings: Settings, embedder: Embedder, llm: Any = None) -> WebKb:
+    from ingest.quality.policy import policy_from_settings
+
+    data_dir = settings.data_dir
+    policy = policy_from_settings(settings)
+    live = LiveKb(data_dir, LockedEmbedder(embedder), settings, llm, policy)
+    state = StateDb(state_db(data_dir))
+    secret = users.load_secret(data_dir, settings.secret_key)
+    usage.ensure_schema(state.conn)
+    return WebKb(settings, live, state, URLSafeTimedSerializer(secret, salt="kb-session"),
+                 secret, policy)

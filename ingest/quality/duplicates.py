@@ -1,0 +1,135 @@
+"""The ``duplicate`` rule: pairs of articles that say the same thing.
+
+An article's vector is the mean of its chunk embeddings (read back from Chroma, nothing is
+re-embedded). Pairs whose cosine similarity reaches ``policy.duplicate_similarity`` are
+candidates (top neighbours only, a numpy matrix product in blocks); a candidate is a duplicate
+when the articles also share wording: Jaccard overlap of word bigrams at or above
+``policy.duplicate_overlap``. Both articles get a flag naming the other.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ingest.quality.policy import QualityPolicy
+from ingest.types import Article, Flag
+
+NEIGHBOURS = 10
+SHINGLE_WORDS = 2
+_BLOCK_ROWS = 1024
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    first: str
+    second: str
+    similarity: float
+    overlap: float
+    containment: float
+
+
+def article_vectors(collection: Any, chunk_articles: Mapping[str, str]) -> dict[str, np.ndarray]:
+    """Mean chunk embedding per article (unit length), for the chunks the catalog lists."""
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    offset = 0
+    while True:
+        got = collection.get(include=["embeddings"], limit=5000, offset=offset)
+        ids = got["ids"]
+        embeddings = got["embeddings"]
+        for chunk_id, vector in zip(ids, embeddings if embeddings is not None else [],
+                                    strict=False):
+            article_id = chunk_articles.get(chunk_id)
+            if article_id is None:
+                continue
+            vec = np.asarray(vector, dtype=np.float32)
+            sums[article_id] = sums[article_id] + vec if article_id in sums else vec.copy()
+            counts[article_id] = counts.get(article_id, 0) + 1
+        if len(ids) < 5000:
+            break
+        offset += 5000
+    out = {}
+    for article_id, total in sums.items():
+        norm = float(np.linalg.norm(total))
+        out[article_id] = total / norm if norm else total
+    return out
+
+
+def shingles(text: str, size: int = SHINGLE_WORDS) -> frozenset[str]:
+    """Word n-grams of the text, lower-cased, letters and digits only."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    if len(words) < size:
+        return frozenset([" ".join(words)]) if words else frozenset()
+    return frozenset(" ".join(words[i:i + size]) for i in range(len(words) - size + 1))
+
+
+def overlap(a: frozenset[str], b: frozenset[str]) -> tuple[float, float]:
+    """``(jaccard, containment)``; containment is shared / the smaller set."""
+    if not a or not b:
+        return 0.0, 0.0
+    shared = len(a & b)
+    return shared / len(a | b), shared / min(len(a), len(b))
+
+
+def candidate_pairs(ids: Sequence[str], matrix: np.ndarray, threshold: float,
+                    neighbours: int = NEIGHBOURS) -> list[tuple[str, str, float]]:
+    """Pairs (i < j) among each row's top ``neighbours`` with cosine >= threshold."""
+    found: dict[tuple[str, str], float] = {}
+    count = len(ids)
+    k = min(neighbours, count - 1)
+    if k <= 0:
+        return []
+    for start in range(0, count, _BLOCK_ROWS):
+        sims = matrix[start:start + _BLOCK_ROWS] @ matrix.T
+        for row in range(sims.shape[0]):
+            sims[row, start + row] = -1.0
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        for row, cols in enumerate(top):
+            for col in cols:
+                score = float(sims[row, col])
+                if score >= threshold:
+                    a, b = sorted((ids[start + row], ids[int(col)]))
+                    found[(a, b)] = score
+    return [(a, b, s) for (a, b), s in sorted(found.items())]
+
+
+def find_duplicates(articles: Sequence[Article], vectors: Mapping[str, np.ndarray],
+                    policy: QualityPolicy) -> list[DuplicatePair]:
+    ids = [a.id for a in articles if a.id in vectors]
+    if len(ids) < 2:
+        return []
+    matrix = np.vstack([vectors[i] for i in ids]).astype(np.float32)
+    by_id = {a.id: a for a in articles}
+    cache: dict[str, frozenset[str]] = {}
+
+    def grams(article_id: str) -> frozenset[str]:
+        if article_id not in cache:
+            cache[article_id] = shingles(by_id[article_id].text)
+        return cache[article_id]
+
+    pairs = []
+    for a, b, sim in candidate_pairs(ids, matrix, policy.duplicate_similarity):
+        jaccard, contained = overlap(grams(a), grams(b))
+        if jaccard >= policy.duplicate_overlap:
+            pairs.append(DuplicatePair(a, b, round(sim, 4), round(jaccard, 4),
+                                       round(contained, 4)))
+    return pairs
+
+
+def duplicate_flags(pairs: Sequence[DuplicatePair], titles: Mapping[str, str]) -> list[Flag]:
+    flags = []
+    for pair in pairs:
+        for this, other in ((pair.first, pair.second), (pair.second, pair.first)):
+            flags.append(Flag(this, "duplicate", "medium",
+                              f"near-duplicate of {other} ('{titles.get(other, other)}'): "
+                              f"similarity {pair.similarity:.2f}, {pair.overlap:.0%} shared "
+                              "wording; merge them or retire one",
+                              {"key": other, "other": other, "similarity": pair.similarity,
+                               "overlap": pair.overlap, "containment": pair.containment}))
+    return flags
+

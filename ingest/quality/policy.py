@@ -1,0 +1,116 @@
+"""What the quality rules consider acceptable: one frozen :class:`QualityPolicy`, built from
+Settings at the entry point and passed to every rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ingest.metadata import BUILTIN_ALIASES
+from ingest.quality.lifecycle import LifecycleEntry, load_lifecycle
+from ingest.settings import Settings
+from ingest.types import Article
+
+SEVERITIES = ("high", "medium", "low")
+KINDS = ("suspicious-instructions", "expired", "expiring", "stale", "obsolete", "broken-link",
+         "duplicate", "metadata", "unstructured")
+#: kinds whose truth depends on the reference date; recomputed for ``--as-of``
+DATE_KINDS = frozenset({"stale", "expiring", "expired", "obsolete"})
+
+#: section groups a required-sections rule can name, with the headings that count for each
+#: (compared after lower-casing, dropping punctuation and a plural "s"): a heading counts when it
+#: starts with one of them, or contains one of the phrases of two words or more. An
+#: introduction of 15 words or more before the first heading counts as the "issue" section.
+SECTION_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "issue": ("issue", "symptom", "problem", "error", "error message", "summary",
+              "description", "scenario", "the issue", "the problem", "what happen",
+              "observed behavior", "issue description", "symptoms and cause",
+              "why did i get"),
+    "resolution": ("resolution", "solution", "fix", "workaround", "resolve", "resolving",
+                   "how to fix", "how to resolve", "to resolve", "to fix", "steps", "step",
+                   "procedure", "what to do", "resolution step", "mitigation", "method",
+                   "troubleshooting step", "troubleshooting", "more information", "action",
+                   "status", "how do i fix", "how can i fix", "fix it", "fix this"),
+    "cause": ("cause", "root cause", "why this happen", "reason"),
+    "steps": ("steps", "step", "procedure", "instructions", "how to", "method"),
+}
+
+DEFAULT_REQUIRED_SECTIONS: dict[str, tuple[str, ...]] = {
+    "troubleshooting": ("issue", "resolution"),
+}
+
+#: front-matter keys that are not kb's but are known and fine (Microsoft Learn, Jekyll, ...)
+KNOWN_FOREIGN_KEYS = (
+    "description", "ms.topic", "ms.author", "ms.reviewer", "ms.prod", "ms.service",
+    "ms.subservice", "ms.technology", "ms.collection", "ms.assetid", "ms.editor", "ms.workload",
+    "ms.localizationpriority", "ms.search.appverid", "manager", "audience", "search.appverid",
+    "localization_priority", "f1.keywords", "f1_keywords", "adobe-target", "editor", "robots",
+    "layout", "permalink", "summary", "version", "language", "lang", "type", "article_type",
+    "content_type", "subject", "creationdate", "moddate", "keywords")
+
+
+@dataclass(frozen=True)
+class QualityPolicy:
+    """Thresholds and lists the rules apply; defaults are kb's documented policy."""
+
+    stale_days: int = 365
+    stale_days_by_category: Mapping[str, int] = field(default_factory=dict)
+    stale_days_by_product: Mapping[str, int] = field(default_factory=dict)
+    expiring_days: int = 30
+    required_sections: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: dict(DEFAULT_REQUIRED_SECTIONS))
+    wall_of_text_words: int = 250
+    min_article_words: int = 60
+    max_article_words: int = 5000
+    duplicate_similarity: float = 0.95
+    duplicate_overlap: float = 0.5
+    known_meta_keys: frozenset[str] = frozenset()
+    lifecycle: tuple[LifecycleEntry, ...] = ()
+
+    def stale_limit(self, article: Article) -> tuple[int, str]:
+        """Days allowed since the last review, and where that limit comes from.
+
+        The strictest matching override wins: category (case-insensitive), then any product.
+        """
+        limits: list[tuple[int, str]] = []
+        by_cat = {k.lower(): v for k, v in self.stale_days_by_category.items()}
+        if article.category and article.category.lower() in by_cat:
+            limits.append((by_cat[article.category.lower()], f"category {article.category}"))
+        by_prod = {k.lower(): v for k, v in self.stale_days_by_product.items()}
+        for product in article.products:
+            if product.lower() in by_prod:
+                limits.append((by_prod[product.lower()], f"product {product}"))
+        if not limits:
+            return self.stale_days, "default"
+        return min(limits)
+
+    def all_known_keys(self) -> frozenset[str]:
+        aliases = {name.lower() for names in BUILTIN_ALIASES.values() for name in names}
+        return frozenset(aliases | set(KNOWN_FOREIGN_KEYS)
+                         | {k.lower() for k in self.known_meta_keys})
+
+
+def section_alternatives(required: str) -> tuple[str, ...]:
+    """``"issue"`` -> its synonyms; ``"a|b"`` -> exactly those headings."""
+    if "|" in required or required.lower() not in SECTION_SYNONYMS:
+        return tuple(p.strip().lower() for p in required.split("|") if p.strip())
+    return SECTION_SYNONYMS[required.lower()]
+
+
+def policy_from_settings(settings: Settings) -> QualityPolicy:
+    """Build the policy from Settings, reading the lifecycle table (kb's plus the user's file)."""
+    required = {k.lower(): tuple(v) for k, v in settings.required_sections.items()}
+    return QualityPolicy(
+        stale_days=settings.stale_days,
+        stale_days_by_category=dict(settings.stale_days_by_category),
+        stale_days_by_product=dict(settings.stale_days_by_product),
+        expiring_days=settings.expiring_days,
+        required_sections=required or dict(DEFAULT_REQUIRED_SECTIONS),
+        wall_of_text_words=settings.wall_of_text_words,
+        min_article_words=settings.min_article_words,
+        max_article_words=settings.max_article_words,
+        duplicate_similarity=settings.duplicate_similarity,
+        duplicate_overlap=settings.duplicate_overlap,
+        known_meta_keys=frozenset(settings.known_meta_keys),
+        lifecycle=load_lifecycle(settings.lifecycle_file))

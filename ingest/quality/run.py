@@ -1,0 +1,74 @@
+"""Compute, store and reconcile flags for a whole index; and read them back "as of" a date.
+
+Flags are computed for every article after each ingest (duplicates and links need the whole
+KB) and stored in the index catalog as of the ingest's reference date. The date rules (stale,
+expiring, expired, obsolete) are cheap, so :func:`current_flags` recomputes them for the
+``as_of`` asked for; the other kinds are read as stored.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ingest import catalog
+from ingest.quality.dates import date_flags
+from ingest.quality.duplicates import article_vectors
+from ingest.quality.policy import DATE_KINDS, QualityPolicy
+from ingest.quality.rules import kb_flags, sort_flags
+from ingest.quality.store import load_flags, save_flags
+from ingest.review import ReconcileSummary, reconcile, reviewed_overrides
+from ingest.types import Article, Flag
+
+
+@dataclass(frozen=True)
+class FlagRun:
+    flags: tuple[Flag, ...]
+    reconciled: ReconcileSummary
+    seconds: float
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for flag in self.flags:
+            out[flag.kind] = out.get(flag.kind, 0) + 1
+        return dict(sorted(out.items()))
+
+
+def apply_reviewed(conn: sqlite3.Connection, overrides: Mapping[str, date]) -> int:
+    """Write "marked reviewed" dates into the catalog where newer than the article's own."""
+    changed = 0
+    with catalog.transaction(conn):
+        for article_id, day in overrides.items():
+            cur = conn.execute("UPDATE articles SET last_reviewed = ? WHERE id = ? AND "
+                               "(last_reviewed IS NULL OR last_reviewed < ?)",
+                               (day.isoformat(), article_id, day.isoformat()))
+            changed += cur.rowcount
+    return changed
+
+
+def refresh_flags(conn: sqlite3.Connection, collection: Any, state: sqlite3.Connection,
+                  policy: QualityPolicy, as_of: date) -> FlagRun:
+    """After an ingest: flags for all articles, stored in the catalog, states reconciled."""
+    started = time.monotonic()
+    apply_reviewed(conn, reviewed_overrides(state))
+    articles = list(catalog.iter_articles(conn))
+    chunk_articles = dict(conn.execute("SELECT id, article_id FROM chunks").fetchall())
+    vectors = article_vectors(collection, chunk_articles)
+    flags = kb_flags(articles, vectors, policy, as_of)
+    save_flags(conn, flags, as_of)
+    summary = reconcile(state, flags, {a.id: a.content_hash for a in articles})
+    return FlagRun(tuple(flags), summary, time.monotonic() - started)
+
+
+def current_flags(conn: sqlite3.Connection, policy: QualityPolicy, as_of: date,
+                  articles: list[Article] | None = None) -> list[Flag]:
+    """Stored flags, with the date kinds recomputed as of ``as_of`` (so they also reflect
+    articles marked reviewed since the ingest)."""
+    kept = [f for f in load_flags(conn) if f.kind not in DATE_KINDS]
+    for article in articles if articles is not None else catalog.iter_articles(conn):
+        kept += date_flags(article, policy, as_of)
+    return sort_flags(kept)

@@ -1,0 +1,124 @@
+"""``kb users add|list|remove|token|revoke|demo``: who may use the web app, and as what."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+
+from assistant import users
+from ingest import catalog
+from ingest.errors import KbError
+from ingest.paths import live_index, state_db
+from kb_cli.commands import add_data_dir
+from kb_cli.context import load_settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("users", help="web app users: add, list, remove, token, revoke, demo")
+    actions = p.add_subparsers(dest="users_action", required=True)
+    add = actions.add_parser("add", help="create a user (password prompted, or generated)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=users.ROLES)
+    add.add_argument("--groups", default="", help="comma-separated permission groups")
+    add.add_argument("--password-stdin", action="store_true",
+                     help="read the password from standard input instead of prompting")
+    add.set_defaults(handler=run_add)
+    ls = actions.add_parser("list", help="users with role, groups and API tokens")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=run_list)
+    rm = actions.add_parser("remove", help="delete a user, their sessions and tokens")
+    rm.add_argument("name")
+    rm.set_defaults(handler=run_remove)
+    tok = actions.add_parser("token", help="print a new long-lived API bearer token")
+    tok.add_argument("name")
+    tok.set_defaults(handler=run_token)
+    rev = actions.add_parser("revoke", help="revoke every API token and session of a user")
+    rev.add_argument("name")
+    rev.set_defaults(handler=run_revoke)
+    demo = actions.add_parser("demo", help="create demo-agent, demo-owner, demo-admin if absent")
+    demo.set_defaults(handler=run_demo)
+    for parser in (add, ls, rm, tok, rev, demo):
+        add_data_dir(parser)
+
+
+def _state(args: argparse.Namespace):  # noqa: ANN202
+    conn = catalog.connect(state_db(load_settings(args).data_dir))
+    users.ensure_schema(conn)
+    return conn
+
+
+def _ask_password() -> str | None:
+    """Prompt twice on a terminal; empty means 'generate one'. None when not a terminal."""
+    if not sys.stdin.isatty():
+        return None
+    first = getpass.getpass("password (empty: generate one): ")
+    if not first:
+        return None
+    if getpass.getpass("again: ") != first:
+        raise KbError("the passwords differ")
+    return first
+
+
+def run_add(args: argparse.Namespace) -> int:
+    conn = _state(args)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else _ask_password()
+    generated = password is None
+    password = password or users.generate_password()
+    user = users.add_user(conn, args.name, args.role, users.parse_groups(args.groups), password)
+    groups = ",".join(sorted(user.groups)) or "-"
+    print(f"added {user.name} ({user.role}; groups {groups})")
+    if generated:
+        print(f"password: {password}   (shown once)")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    rows = users.list_users(_state(args))
+    if args.json:
+        print(json.dumps([{"name": u.name, "role": u.role, "groups": sorted(u.groups),
+                           "tokens": n} for u, n in rows], indent=2))
+        return 0
+    if not rows:
+        print("no users: 'kb users add NAME --role agent' or 'kb users demo'")
+    for user, tokens in rows:
+        print(f"{user.name:24} {user.role:6} groups={','.join(sorted(user.groups)) or '-':24} "
+              f"tokens={tokens}")
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    users.remove_user(_state(args), args.name)
+    print(f"removed {args.name}")
+    return 0
+
+
+def run_token(args: argparse.Namespace) -> int:
+    print(users.issue_token(_state(args), args.name))
+    return 0
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    count = users.revoke_tokens(_state(args), args.name)
+    print(f"revoked {count} token(s) and every session of {args.name}")
+    return 0
+
+
+def kb_groups(args: argparse.Namespace) -> frozenset[str]:
+    """Every permission group used by the live index's articles (demo owners see them all)."""
+    paths = live_index(load_settings(args).data_dir, create=False)
+    if not paths.catalog.exists():
+        return frozenset()
+    conn = catalog.connect(paths.catalog)
+    return frozenset(g.lower() for (groups,) in conn.execute("SELECT groups FROM articles")
+                     for g in json.loads(groups))
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    created = users.ensure_demo_users(_state(args), kb_groups(args))
+    for name, role, password in created:
+        print(f"demo user {name} ({role}) password: {password}")
+    if not created:
+        print("demo users already exist (kb users list)")
+    return 0

@@ -1,0 +1,111 @@
+"""Users, passwords, sessions, API tokens and what each role may see."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from assistant import users
+from ingest import catalog
+from ingest.errors import KbError
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> sqlite3.Connection:
+    return catalog.connect(tmp_path / "state.sqlite")
+
+
+def test_add_and_authenticate(state: sqlite3.Connection) -> None:
+    users.add_user(state, "ana", "owner", frozenset({"hr"}), "s3cret-pass")
+    assert users.authenticate(state, "ana", "s3cret-pass") == users.User(
+        "ana", "owner", frozenset({"hr"}))
+    assert users.authenticate(state, "ana", "wrong-pass") is None
+    assert users.authenticate(state, "nobody", "s3cret-pass") is None
+    stored = state.execute("SELECT password_hash FROM users").fetchone()[0]
+    assert stored.startswith("$argon2") and "s3cret-pass" not in stored
+
+
+@pytest.mark.parametrize(("name", "role", "password", "message"), [
+    ("ana", "king", "s3cret-pass", "role 'king'"), ("", "agent", "s3cret-pass", "user name"),
+    ("a b", "agent", "s3cret-pass", "no spaces"), ("ana", "agent", "short", "8 characters")])
+def test_add_user_says_what_is_wrong(state: sqlite3.Connection, name: str, role: str,
+                                     password: str, message: str) -> None:
+    with pytest.raises(KbError, match=message):
+        users.add_user(state, name, role, frozenset(), password)
+
+
+def test_duplicate_user_is_refused(state: sqlite3.Connection) -> None:
+    users.add_user(state, "ana", "agent", frozenset(), "s3cret-pass")
+    with pytest.raises(KbError, match="already exists"):
+        users.add_user(state, "ana", "admin", frozenset(), "s3cret-pass")
+
+
+def test_tokens_are_stored_hashed_and_revocable(state: sqlite3.Connection) -> None:
+    users.add_user(state, "ana", "agent", frozenset(), "s3cret-pass")
+    token = users.issue_token(state, "ana")
+    assert token.startswith("kb_") and len(token) > 40
+    assert users.user_for_token(state, token).name == "ana"
+    assert token not in str(state.execute("SELECT * FROM api_tokens").fetchall())
+    session = users.start_session(state, "ana")
+    assert users.revoke_tokens(state, "ana") == 1
+    assert users.user_for_token(state, token) is None
+    assert users.user_for_session(state, session) is None
+
+
+def test_sessions_end_and_expire(state: sqlite3.Connection) -> None:
+    users.add_user(state, "ana", "agent", frozenset(), "s3cret-pass")
+    live = users.start_session(state, "ana")
+    assert users.user_for_session(state, live).name == "ana"
+    users.end_session(state, live)
+    assert users.user_for_session(state, live) is None
+    expired = users.start_session(state, "ana", hours=-1)
+    assert users.user_for_session(state, expired) is None
+
+
+def test_remove_user_removes_their_tokens(state: sqlite3.Connection) -> None:
+    users.add_user(state, "ana", "agent", frozenset(), "s3cret-pass")
+    token = users.issue_token(state, "ana")
+    users.remove_user(state, "ana")
+    assert users.user_for_token(state, token) is None
+    with pytest.raises(KbError, match="no user"):
+        users.remove_user(state, "ana")
+
+
+def test_demo_users_are_created_once(state: sqlite3.Connection) -> None:
+    created = users.ensure_demo_users(state, frozenset({"hr"}))
+    assert [(n, r) for n, r, _ in created] == list(users.DEMO_USERS)
+    for name, _, password in created:
+        assert users.authenticate(state, name, password) is not None
+    assert users.get_user(state, "demo-owner").groups == frozenset({"hr"})
+    assert users.get_user(state, "demo-agent").groups == frozenset()
+    assert users.ensure_demo_users(state) == []
+
+
+@pytest.mark.parametrize(("role", "permissions"), [
+    ("agent", {"ask"}), ("owner", {"ask", "review", "gaps"}), ("lead", {"ask", "metrics"}),
+    ("admin", {"ask", "review", "gaps", "metrics"})])
+def test_permissions_by_role(role: str, permissions: set[str]) -> None:
+    user = users.User("u", role, frozenset())
+    assert {p for p in users.PERMISSIONS if user.can(p)} == permissions
+
+
+def test_may_view_restricted_and_unpublished_articles() -> None:
+    agent = users.User("a", "agent", frozenset({"hr"}))
+    outsider = users.User("b", "agent", frozenset())
+    owner = users.User("c", "owner", frozenset())
+    admin = users.User("d", "admin", frozenset())
+    assert users.may_view(agent, ("HR",), "published")
+    assert not users.may_view(outsider, ("hr",), "published")
+    assert users.may_view(outsider, (), "published")
+    assert not users.may_view(outsider, (), "draft") and users.may_view(owner, (), "draft")
+    assert not users.may_view(owner, ("hr",), "published")
+    assert users.may_view(admin, ("hr",), "retired")
+
+
+def test_secret_is_generated_once(tmp_path: Path) -> None:
+    first = users.load_secret(tmp_path, None)
+    assert users.load_secret(tmp_path, None) == first and len(first) > 40
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    assert users.load_secret(tmp_path, "configured") == "configured"
