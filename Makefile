@@ -10,7 +10,7 @@ export ANONYMIZED_TELEMETRY=False
 export HF_HUB_OFFLINE=1
 export UNSTRUCTURED_DISABLE_NOTICE=1
 
-.PHONY: help install browser run ingest test test-fast lint bench eval eval-corpus clean
+.PHONY: help install browser run ingest test test-fast lint bench eval eval-baseline eval-corpus clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -53,9 +53,17 @@ bench: $(STAMP) ## benchmarks on the real corpus (ingest, query, serve); see REA
 	$(PY) benchmarks/serve.py --data-dir benchmarks/results/ms-index
 
 eval: $(STAMP) ## eval kb_samples against the committed baseline; fails on regression
-	$(KB) ingest kb_samples --data-dir .kb-eval --json > /dev/null
+	rm -rf .kb-eval
+	$(KB) ingest kb_samples --data-dir .kb-eval --as-of 2026-11-25 --json > /dev/null
 	$(KB) eval evals/datasets/kb_samples.jsonl --data-dir .kb-eval --as-of 2026-11-25 \
 		--baseline evals/baselines/kb_samples.json --out evals/reports/kb_samples
+
+eval-baseline: $(STAMP) ## accept the current kb_samples eval as the new baseline (commit it)
+	rm -rf .kb-eval
+	$(KB) ingest kb_samples --data-dir .kb-eval --as-of 2026-11-25 --json > /dev/null
+	$(KB) eval evals/datasets/kb_samples.jsonl --data-dir .kb-eval --as-of 2026-11-25 \
+		--out evals/reports/kb_samples
+	mkdir -p evals/baselines && cp evals/reports/kb_samples/report.json evals/baselines/kb_samples.json
 
 eval-corpus: $(STAMP) ## ingest the real corpus (~30 min first time) and eval it with baselines
 	$(KB) ingest $(CORPUS) --data-dir .kb-ms
@@ -63,4 +71,4 @@ eval-corpus: $(STAMP) ## ingest the real corpus (~30 min first time) and eval it
 	$(KB) eval ../shared/evalsets/ms_redirect_queries.jsonl --data-dir .kb-ms --baselines --out evals/reports/ms_redirect
 
 clean: ## remove the venv and local indexes
-	rm -rf $(VENV) .kb .kb-eval test-artifacts
+	rm -rf $(VENV) .kb .kb-eval .kb-ms test-artifacts

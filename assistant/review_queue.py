@@ -27,6 +27,7 @@ from ingest.quality.queue import ArticleSignals, QueueItem, build_queue
 from ingest.quality.run import current_flags
 from ingest.review import (
     ACTIVE,
+    SYSTEM,
     change_state,
     history,
     load_states,
@@ -91,27 +92,40 @@ def effective_articles(conn: sqlite3.Connection, articles: Iterable[Article],
     return out
 
 
+def report_flag(conn: sqlite3.Connection, article_id: str, kind: str) -> Flag | None:
+    """The ``reported`` flag of an article and report kind, from all its reports so far."""
+    count, last = conn.execute("SELECT count(*), max(reported_at) FROM reports WHERE "
+                               "article_id = ? AND kind = ?", (article_id, kind)).fetchone()
+    if not count:
+        return None
+    comments = [r[0] for r in conn.execute(
+        "SELECT comment FROM reports WHERE article_id = ? AND kind = ? AND comment IS NOT "
+        "NULL ORDER BY id DESC LIMIT 5", (article_id, kind))]
+    return Flag(article_id, REPORTED, "high",
+                f"agents reported this article as {kind} ({count} report"
+                f"{'s' if count != 1 else ''})",
+                {"key": kind, "reports": count, "last_reported": last, "comments": comments})
+
+
 def reported_flags(conn: sqlite3.Connection, articles: Mapping[str, Article]) -> list[Flag]:
     """One high-severity flag per article and report kind, while there are reports not yet
-    dealt with (newer than the flag's last dismissal or fix)."""
+    dealt with (newer than the flag's last dismissal or fix by a person)."""
     states = load_states(conn)
-    rows = conn.execute("SELECT article_id, kind, count(*), max(reported_at) FROM reports "
+    rows = conn.execute("SELECT article_id, kind, max(reported_at) FROM reports "
                         "GROUP BY article_id, kind ORDER BY article_id, kind").fetchall()
     flags = []
-    for article_id, kind, count, last in rows:
+    for article_id, kind, last in rows:
         if article_id not in articles:
             continue
         state = states.get((article_id, REPORTED, kind))
-        if state and state.state in ("fixed", "dismissed") and last <= state.changed_at:
+        # a person closed it and nobody reported it since; ``reconcile`` (changed_by "kb")
+        # marks it fixed at every ingest because no rule computes it: that does not count
+        if state and state.state in ("fixed", "dismissed") and state.changed_by != SYSTEM \
+                and last <= state.changed_at:
             continue
-        comments = [r[0] for r in conn.execute(
-            "SELECT comment FROM reports WHERE article_id = ? AND kind = ? AND comment IS NOT "
-            "NULL ORDER BY id DESC LIMIT 5", (article_id, kind))]
-        flags.append(Flag(article_id, REPORTED, "high",
-                          f"agents reported this article as {kind} ({count} report"
-                          f"{'s' if count != 1 else ''})",
-                          {"key": kind, "reports": count, "last_reported": last,
-                           "comments": comments}))
+        flag = report_flag(conn, article_id, kind)
+        if flag is not None:
+            flags.append(flag)
     return flags
 
 
@@ -198,8 +212,7 @@ def article_history(state: sqlite3.Connection, article_id: str) -> list[dict]:
 def open_report_flag(state: sqlite3.Connection, article: Article, kind: str, by: str,
                      comment: str | None) -> Flag:
     """Open (or reopen) the ``reported`` flag after an agent's report; returns the flag."""
-    flag = next(f for f in reported_flags(state, {article.id: article}) if f.key[2] == kind) \
-        if _has_reports(state, article.id, kind) else None
+    flag = report_flag(state, article.id, kind)
     if flag is None:
         raise KbError(f"no {kind!r} report on {article.id}")
     current = load_states(state, article.id).get(flag.key)
@@ -207,11 +220,6 @@ def open_report_flag(state: sqlite3.Connection, article: Article, kind: str, by:
         note = f"reported {kind} by an agent" + (f": {comment.strip()}" if comment else "")
         change_state(state, [flag], "open", by, note[:500], article.content_hash)
     return flag
-
-
-def _has_reports(state: sqlite3.Connection, article_id: str, kind: str) -> bool:
-    return state.execute("SELECT 1 FROM reports WHERE article_id = ? AND kind = ? LIMIT 1",
-                         (article_id, kind)).fetchone() is not None
 
 
 def article_queue(index_conn: sqlite3.Connection, state: sqlite3.Connection, article: Article,

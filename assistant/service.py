@@ -40,6 +40,10 @@ class Assistant:
     _freshness: dict[tuple[str, date, str], tuple[bool, str | None]] = field(
         default_factory=dict)
 
+    def forget_freshness(self) -> None:
+        """Drop cached stale/obsolete verdicts (after an owner marks an article reviewed)."""
+        self._freshness.clear()
+
     def stale_check(self, as_of: date):  # noqa: ANN201
         """``article_id -> (warn, reason)``: stale by the review policy, or obsolete."""
         if self.policy is None:

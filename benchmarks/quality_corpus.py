@@ -25,6 +25,8 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -44,9 +46,10 @@ def compute(data_dir: Path, corpus: Path) -> tuple[list, list, dict, float]:
     from ingest.paths import live_index
     from ingest.quality.dates import date_flags
     from ingest.quality.duplicates import article_vectors
-    from ingest.quality.policy import DATE_KINDS, QualityPolicy
     from ingest.quality.lifecycle import load_lifecycle
+    from ingest.quality.policy import DATE_KINDS, QualityPolicy
     from ingest.quality.rules import kb_flags
+    from ingest.quality.run import declared_anchors
     from ingest.vectors import open_collection
 
     paths = live_index(data_dir, create=False)
@@ -59,7 +62,9 @@ def compute(data_dir: Path, corpus: Path) -> tuple[list, list, dict, float]:
     policy = QualityPolicy(lifecycle=load_lifecycle())
     snaps = snapshot_dates(corpus)
     latest = max(snaps.values())
-    flags = [f for f in kb_flags(articles, vectors, policy, latest) if f.kind not in DATE_KINDS]
+    anchors = declared_anchors(corpus, articles)
+    flags = [f for f in kb_flags(articles, vectors, policy, latest, anchors)
+             if f.kind not in DATE_KINDS]
     for article in articles:
         flags += date_flags(article, policy, snaps.get(article.path, latest))
     return articles, flags, vectors, time.perf_counter() - started
@@ -78,19 +83,34 @@ def checks(corpus: Path, articles: list, flags: list) -> dict:
             "ms_reviwer_without_flag": sorted(set(typos) - typo_flagged)}
 
 
-def describe(article, flags: list, kind: str) -> str:
+def nearest(article_id: str, vectors: dict, by_id: dict) -> str:
+    """The most similar other article, its cosine similarity and shared words."""
+    from ingest.quality.duplicates import overlap, shingles
+
+    if article_id not in vectors:
+        return "(no vector)"
+    ids = [i for i in vectors if i != article_id]
+    sims = np.vstack([vectors[i] for i in ids]) @ vectors[article_id]
+    best = ids[int(np.argmax(sims))]
+    shared, _ = overlap(shingles(by_id[article_id].text), shingles(by_id[best].text))
+    return f"{best} ('{by_id[best].title}'): similarity {sims.max():.3f}, {shared:.0%} words"
+
+
+def describe(article, flags: list, kind: str, near: str | None = None) -> str:
     """What a reader needs to judge ``kind`` for this article."""
     heads = [b.text for b in article.blocks if b.kind == "heading" and b.level == 2]
     lines = [f"### {article.id}", f"- title: {article.title}",
              f"- products: {', '.join(article.products) or '(none)'}",
              f"- words: {len(article.text.split())}; H2: {heads[:12]}"]
+    if near:
+        lines.append(f"- nearest: {near}")
     for flag in flags:
         if flag.kind == kind:
             lines.append(f"- FLAG {flag.evidence.get('key')}: {flag.reason}")
     return "\n".join(lines)
 
 
-def samples(articles: list, flags: list, seed: int) -> str:
+def samples(articles: list, flags: list, vectors: dict, seed: int) -> str:
     rng = random.Random(seed)
     by_article: dict[str, list] = {}
     for flag in flags:
@@ -103,7 +123,9 @@ def samples(articles: list, flags: list, seed: int) -> str:
         for label, pool in (("flagged", flagged), ("not flagged", clean)):
             picked = rng.sample(pool, min(20, len(pool)))
             out.append(f"\n## {kind}: {len(picked)} of {len(pool)} {label}\n")
-            out += [describe(by_id[i], by_article.get(i, []), kind) + "\n" for i in picked]
+            out += [describe(by_id[i], by_article.get(i, []), kind,
+                             nearest(i, vectors, by_id) if kind == "duplicate" else None) + "\n"
+                    for i in picked]
     return "\n".join(out)
 
 
@@ -117,7 +139,7 @@ def main() -> int:
     parser.add_argument("--samples", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    articles, flags, _vectors, seconds = compute(args.data_dir, args.corpus)
+    articles, flags, vectors, seconds = compute(args.data_dir, args.corpus)
     kinds = Counter(f.kind for f in flags)
     subkinds = Counter(f"{f.kind}/{str(f.evidence.get('key', '')).split(':')[0]}"
                        for f in flags if f.kind not in ("duplicate", "broken-link"))
@@ -136,7 +158,7 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if args.samples:
-        args.samples.write_text(samples(articles, flags, args.seed), encoding="utf-8")
+        args.samples.write_text(samples(articles, flags, vectors, args.seed), encoding="utf-8")
     print(json.dumps(report, indent=2))
     return 0
 

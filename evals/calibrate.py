@@ -112,27 +112,34 @@ def measure(ranked, conf_w) -> dict[str, float]:  # noqa: ANN001
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("datasets", nargs="+", type=Path)
+    parser.add_argument("datasets", nargs="+",
+                        help="DATASET.jsonl or DATASET.jsonl=DATA_DIR (default --data-dir)")
     parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--weight", action="append", default=[],
+                        help="NAME=W: weight of a dataset's questions in the fits (default 1)")
     parser.add_argument("--as-of", default=date.today().isoformat())
     parser.add_argument("--l2", type=float, default=0.01)
     parser.add_argument("--write", action="store_true", help="write assistant/calibration.json")
     args = parser.parse_args()
-    assistant = open_assistant(args.data_dir, SentenceTransformerEmbedder())
+    embedder = SentenceTransformerEmbedder()
     as_of = date.fromisoformat(args.as_of)
+    weights_by_set = {k: float(v) for k, v in (w.split("=", 1) for w in args.weight)}
     samples = []
     per_set = {}
-    for path in args.datasets:
+    for spec in args.datasets:
+        name, _, data_dir = spec.partition("=")
+        path = Path(name)
+        assistant = open_assistant(Path(data_dir) if data_dir else args.data_dir, embedder)
         got = collect(assistant, load_dataset(path), as_of)
         per_set[path.name] = got
-        samples += got
+        samples += got * int(weights_by_set.get(path.name, 1))
     weights = fit_rank(samples, args.l2)
     conf = fit_confidence(rerank(samples, weights), args.l2)
     report = {name: measure(rerank(s, weights), conf) for name, s in per_set.items()}
     thr = percentile([1 / (1 + np.exp(-rank_score(confidence_features(h), conf)))
                       for q, h in rerank(samples, weights) if q.answerable and h], 5)
     result = {"weights": weights, "confidence": conf, "threshold": round(float(thr), 4),
-              "fitted_on": [str(p) for p in args.datasets], "measured": report,
+              "fitted_on": list(args.datasets), "measured": report,
               "command": "python -m evals.calibrate " + " ".join(sys.argv[1:])}
     print(json.dumps(result, indent=2))
     if args.write:

@@ -106,10 +106,18 @@ def _refresh(conn: sqlite3.Connection, flag: Flag) -> None:
 
 
 def reconcile(conn: sqlite3.Connection, flags: Iterable[Flag], hashes: Mapping[str, str],
-              by: str = SYSTEM, at: str | None = None) -> ReconcileSummary:
-    """Bring states in line with the flags just computed; ``hashes`` = article id -> hash."""
+              by: str = SYSTEM, at: str | None = None,
+              kinds: Iterable[str] | None = None) -> ReconcileSummary:
+    """Bring states in line with the flags just computed; ``hashes`` = article id -> hash.
+
+    With ``kinds`` (e.g. :data:`~ingest.quality.policy.KINDS`), only flags of those kinds are
+    touched, so flags that other stages open (agents' reports) are left to them.
+    """
     at = at or now_iso()
     states = load_states(conn)
+    if kinds is not None:
+        computed = set(kinds)
+        states = {k: s for k, s in states.items() if k[1] in computed}
     current = {f.key: f for f in flags}
     opened = reopened = fixed = 0
     kept: dict[str, int] = {}

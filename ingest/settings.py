@@ -38,10 +38,10 @@ class Settings(BaseSettings):
     # front-matter keys of other schemas that are not typos (added to kb's own list)
     known_meta_keys: list[str] = []
     wall_of_text_words: int = 250
-    min_article_words: int = 60
+    min_article_words: int = 50
     max_article_words: int = 5000
-    duplicate_similarity: float = 0.95
-    duplicate_overlap: float = 0.5
+    duplicate_similarity: float = 0.90
+    duplicate_overlap: float = 0.45
     # retrieval / answers
     top_k: int = 5
     abstain_threshold: float | None = None

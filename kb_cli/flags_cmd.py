@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import shlex
 import sqlite3
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -138,12 +140,21 @@ def run_flags(args: argparse.Namespace) -> int:
         print(json.dumps([flag_json(i) for i in items], indent=2, default=str))
         return 0
     sev = {s: sum(i.flag.severity == s for i in items) for s in ("high", "medium", "low")}
-    print(f"{len(items)} flags as of {as_of.isoformat()} ({sev['high']} high, {sev['medium']} "
-          f"medium, {sev['low']} low)")
-    for item in items:
-        print(f"{item.flag.severity:6} {item.flag.kind:23} {item.state:12} {item.flag.article_id}"
-              f"\n       {item.flag.reason}")
+    lines = [f"{len(items)} flags as of {as_of.isoformat()} ({sev['high']} high, "
+             f"{sev['medium']} medium, {sev['low']} low)"]
+    lines += [f"{i.flag.severity:6} {i.flag.kind:23} {i.state:12} {i.flag.article_id}\n"
+              f"       {i.flag.reason}" for i in items]
+    print_all(lines)
     return 0
+
+
+def print_all(lines: list[str]) -> None:
+    """Print, and stop quietly when the reader (``head``, ``less``) has had enough."""
+    try:
+        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def run_review(args: argparse.Namespace) -> int:

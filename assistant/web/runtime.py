@@ -116,11 +116,8 @@ class LiveKb:
                 facts = index.articles[row]
                 if facts.last_reviewed is None or facts.last_reviewed < day:
                     index.articles[row] = replace(facts, last_reviewed=day)
-            # Assistant.stale_check caches freshness per (article, day, index fingerprint);
-            # the review date just changed, so that cache no longer holds
-            cache = getattr(self.assistant, "_freshness", None)
-            if isinstance(cache, dict):
-                cache.clear()
+            # the review date just changed: cached stale verdicts no longer hold
+            self.assistant.forget_freshness()
             if self._articles is not None:
                 self._articles = [replace(a, last_reviewed=day) if a.id == article_id and (
                     a.last_reviewed is None or a.last_reviewed < day) else a

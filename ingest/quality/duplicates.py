@@ -3,8 +3,12 @@
 An article's vector is the mean of its chunk embeddings (read back from Chroma, nothing is
 re-embedded). Pairs whose cosine similarity reaches ``policy.duplicate_similarity`` are
 candidates (top neighbours only, a numpy matrix product in blocks); a candidate is a duplicate
-when the articles also share wording: Jaccard overlap of word bigrams at or above
-``policy.duplicate_overlap``. Both articles get a flag naming the other.
+when the articles also share wording (Jaccard overlap of their sets of words at or above
+``policy.duplicate_overlap``) and their titles do not name different codes ("NDR 5.7.12" and
+"NDR 5.7.13" are one template about two errors, not one article twice). A pair up to 0.05 less
+similar still counts when it is a rewrite: the same words but few of the same word pairs.
+Both articles get a flag naming the other. The defaults (0.90, 0.45) come from reading pairs
+of the ms-support corpus; see README "Article quality flags".
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ from ingest.quality.policy import QualityPolicy
 from ingest.types import Article, Flag
 
 NEIGHBOURS = 10
-SHINGLE_WORDS = 2
+SHINGLE_WORDS = 1
+#: rewrites: similarity down to this much below the threshold, word pairs shared under this
+#: fraction of the words shared (copies share phrases; a rewrite keeps the words, not the phrases)
+REWRITE_MARGIN = 0.05
+REWRITE_PHRASE_RATIO = 0.45
+_CODE = re.compile(r"[a-z0-9][a-z0-9._]*")
+_YEAR = re.compile(r"(19|20)\d\d")
 _BLOCK_ROWS = 1024
 
 
@@ -31,6 +41,7 @@ class DuplicatePair:
     similarity: float
     overlap: float
     containment: float
+    kind: str = "copy"
 
 
 def article_vectors(collection: Any, chunk_articles: Mapping[str, str]) -> dict[str, np.ndarray]:
@@ -61,7 +72,7 @@ def article_vectors(collection: Any, chunk_articles: Mapping[str, str]) -> dict[
 
 
 def shingles(text: str, size: int = SHINGLE_WORDS) -> frozenset[str]:
-    """Word n-grams of the text, lower-cased, letters and digits only."""
+    """Words (or word n-grams) of the text, lower-cased, letters and digits only."""
     words = re.findall(r"[a-z0-9]+", text.lower())
     if len(words) < size:
         return frozenset([" ".join(words)]) if words else frozenset()
@@ -74,6 +85,18 @@ def overlap(a: frozenset[str], b: frozenset[str]) -> tuple[float, float]:
         return 0.0, 0.0
     shared = len(a & b)
     return shared / len(a | b), shared / min(len(a), len(b))
+
+
+def title_codes(title: str) -> frozenset[str]:
+    """Error codes, event ids, versions in a title: words with a digit, except years."""
+    return frozenset(w.strip("._") for w in _CODE.findall(title.lower())
+                     if any(c.isdigit() for c in w) and not _YEAR.fullmatch(w))
+
+
+def different_subjects(title_a: str, title_b: str) -> bool:
+    """Both titles name codes and neither set contains the other."""
+    a, b = title_codes(title_a), title_codes(title_b)
+    return bool(a and b and not (a <= b or b <= a))
 
 
 def candidate_pairs(ids: Sequence[str], matrix: np.ndarray, threshold: float,
@@ -98,26 +121,43 @@ def candidate_pairs(ids: Sequence[str], matrix: np.ndarray, threshold: float,
     return [(a, b, s) for (a, b), s in sorted(found.items())]
 
 
+def _is_rewrite(sim: float, words: float, phrases: float, policy: QualityPolicy) -> bool:
+    """Same meaning, same words, different sentences: one article rewritten as another."""
+    return (sim >= policy.duplicate_similarity - REWRITE_MARGIN
+            and words >= policy.duplicate_overlap and phrases < REWRITE_PHRASE_RATIO * words)
+
+
 def find_duplicates(articles: Sequence[Article], vectors: Mapping[str, np.ndarray],
                     policy: QualityPolicy) -> list[DuplicatePair]:
+    """Copies (similarity and shared words above the policy's thresholds) and rewrites."""
     ids = [a.id for a in articles if a.id in vectors]
     if len(ids) < 2:
         return []
     matrix = np.vstack([vectors[i] for i in ids]).astype(np.float32)
     by_id = {a.id: a for a in articles}
-    cache: dict[str, frozenset[str]] = {}
+    cache: dict[tuple[str, int], frozenset[str]] = {}
 
-    def grams(article_id: str) -> frozenset[str]:
-        if article_id not in cache:
-            cache[article_id] = shingles(by_id[article_id].text)
-        return cache[article_id]
+    def grams(article_id: str, size: int = 1) -> frozenset[str]:
+        if (article_id, size) not in cache:
+            cache[(article_id, size)] = shingles(by_id[article_id].text, size)
+        return cache[(article_id, size)]
 
     pairs = []
-    for a, b, sim in candidate_pairs(ids, matrix, policy.duplicate_similarity):
+    lowest = policy.duplicate_similarity - REWRITE_MARGIN
+    for a, b, sim in candidate_pairs(ids, matrix, lowest):
+        if different_subjects(by_id[a].title, by_id[b].title):
+            continue
         jaccard, contained = overlap(grams(a), grams(b))
-        if jaccard >= policy.duplicate_overlap:
-            pairs.append(DuplicatePair(a, b, round(sim, 4), round(jaccard, 4),
-                                       round(contained, 4)))
+        if jaccard < policy.duplicate_overlap:
+            continue
+        if sim >= policy.duplicate_similarity:
+            kind = "copy"
+        elif _is_rewrite(sim, jaccard, overlap(grams(a, 2), grams(b, 2))[0], policy):
+            kind = "rewrite"
+        else:
+            continue
+        pairs.append(DuplicatePair(a, b, round(sim, 4), round(jaccard, 4), round(contained, 4),
+                                   kind))
     return pairs
 
 
@@ -125,11 +165,13 @@ def duplicate_flags(pairs: Sequence[DuplicatePair], titles: Mapping[str, str]) -
     flags = []
     for pair in pairs:
         for this, other in ((pair.first, pair.second), (pair.second, pair.first)):
+            what = "near-duplicate" if pair.kind == "copy" else "a rewrite"
             flags.append(Flag(this, "duplicate", "medium",
-                              f"near-duplicate of {other} ('{titles.get(other, other)}'): "
-                              f"similarity {pair.similarity:.2f}, {pair.overlap:.0%} shared "
-                              "wording; merge them or retire one",
+                              f"{what} of {other} ('{titles.get(other, other)}'): "
+                              f"similarity {pair.similarity:.2f}, {pair.overlap:.0%} of words "
+                              "shared; merge them or retire one",
                               {"key": other, "other": other, "similarity": pair.similarity,
-                               "overlap": pair.overlap, "containment": pair.containment}))
+                               "overlap": pair.overlap, "containment": pair.containment,
+                               "match": pair.kind}))
     return flags
 

@@ -2,14 +2,17 @@
 
 Relative links resolve against the linking article's path (``../storage/x.md``, ``x.md#anchor``,
 ``#anchor``); absolute links count only when they equal an article's ``url``. Links to other
-sites, images and downloads are not checked: kb cannot know whether they exist.
+sites, images and downloads are not checked: kb cannot know whether they exist. An anchor
+exists when the title or a heading of the target slugs to it, or the source file declares it
+(``<a id="x">``, ``<a name="x">``): the caller reads those with :func:`anchor_ids`, since
+parsing drops them.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -19,6 +22,13 @@ from ingest.quality.flag import make_flag
 from ingest.types import Article, Flag
 
 ARTICLE_SUFFIXES = frozenset(FORMATS) | {""}
+_EXPLICIT_ANCHOR = re.compile(
+    r"<[a-z][^>]*?\s(?:id|name)\s*=\s*(?:\"([^\"]+)\"|'([^']+)'|([^\s\"'>]+))", re.I)
+
+
+def anchor_ids(source: str) -> set[str]:
+    """Anchors a source file declares in HTML (``<a id="x">``, ``<div id="x">``...)."""
+    return {next(g for g in groups if g) for groups in _EXPLICIT_ANCHOR.findall(source)}
 
 
 def _anchor_key(anchor: str) -> str:
@@ -39,12 +49,17 @@ class LinkIndex:
     by_url: dict[str, str]
 
     @classmethod
-    def build(cls, articles: Iterable[Article]) -> LinkIndex:
+    def build(cls, articles: Iterable[Article],
+              explicit: Mapping[str, Iterable[str]] | None = None) -> LinkIndex:
+        """``explicit``: article path -> anchors its source declares (see :func:`anchor_ids`)."""
         anchors: dict[str, frozenset[str]] = {}
         by_url: dict[str, str] = {}
         for article in articles:
-            anchors[article.path] = frozenset(_anchor_key(slugify(h.text))
-                                              for h in article.headings)
+            declared = (explicit or {}).get(article.path, ())
+            anchors[article.path] = frozenset(
+                [_anchor_key(slugify(h.text)) for h in article.headings]
+                + [_anchor_key(slugify(article.title))]
+                + [_anchor_key(a) for a in declared])
             if article.url:
                 by_url[_url_key(article.url)] = article.path
         return cls(anchors, by_url)
@@ -58,7 +73,9 @@ class LinkIndex:
 
 def _target(link: str, article: Article, index: LinkIndex) -> tuple[str | None, str, bool]:
     """``(path or None, anchor, checked)``; ``checked`` is False for links kb does not judge."""
-    parts = urlsplit(link)
+    if any(c.isspace() for c in link):
+        return None, "", False  # not a URL: text in brackets and parentheses
+    parts = urlsplit(link.replace("\\", "/"))
     anchor = parts.fragment
     if parts.scheme or parts.netloc:
         if parts.scheme not in ("http", "https"):

@@ -61,10 +61,10 @@ class QualityPolicy:
     required_sections: Mapping[str, tuple[str, ...]] = field(
         default_factory=lambda: dict(DEFAULT_REQUIRED_SECTIONS))
     wall_of_text_words: int = 250
-    min_article_words: int = 60
+    min_article_words: int = 50
     max_article_words: int = 5000
-    duplicate_similarity: float = 0.95
-    duplicate_overlap: float = 0.5
+    duplicate_similarity: float = 0.90
+    duplicate_overlap: float = 0.45
     known_meta_keys: frozenset[str] = frozenset()
     lifecycle: tuple[LifecycleEntry, ...] = ()
 

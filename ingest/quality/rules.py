@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
 import numpy as np
@@ -35,9 +35,11 @@ def article_flags(article: Article, policy: QualityPolicy, as_of: date) -> list[
 
 
 def kb_flags(articles: Sequence[Article], vectors: Mapping[str, np.ndarray],
-             policy: QualityPolicy, as_of: date) -> list[Flag]:
-    """Every flag of every article; ``vectors`` are article vectors for the duplicate rule."""
-    index = LinkIndex.build(articles)
+             policy: QualityPolicy, as_of: date,
+             anchors: Mapping[str, Iterable[str]] | None = None) -> list[Flag]:
+    """Every flag of every article; ``vectors`` are article vectors for the duplicate rule,
+    ``anchors`` the anchors each article's source declares (for the link rule)."""
+    index = LinkIndex.build(articles, anchors)
     flags: list[Flag] = []
     live = [a for a in articles if a.status != "retired"]
     for article in live:

@@ -13,12 +13,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from ingest import catalog
 from ingest.quality.dates import date_flags
 from ingest.quality.duplicates import article_vectors
-from ingest.quality.policy import DATE_KINDS, QualityPolicy
+from ingest.quality.links import anchor_ids
+from ingest.quality.policy import DATE_KINDS, KINDS, QualityPolicy
 from ingest.quality.rules import kb_flags, sort_flags
 from ingest.quality.store import load_flags, save_flags
 from ingest.review import ReconcileSummary, reconcile, reviewed_overrides
@@ -50,6 +52,22 @@ def apply_reviewed(conn: sqlite3.Connection, overrides: Mapping[str, date]) -> i
     return changed
 
 
+def declared_anchors(root: Path | None, articles: list[Article]) -> dict[str, set[str]]:
+    """Anchors that the Markdown and HTML sources declare, read from the ingested folder."""
+    found: dict[str, set[str]] = {}
+    if root is None:
+        return found
+    for article in articles:
+        if article.fmt not in ("md", "html"):
+            continue
+        try:
+            text = (root / article.path).read_text(encoding="utf-8-sig", errors="replace")
+        except OSError:
+            continue
+        found[article.path] = anchor_ids(text)
+    return found
+
+
 def refresh_flags(conn: sqlite3.Connection, collection: Any, state: sqlite3.Connection,
                   policy: QualityPolicy, as_of: date) -> FlagRun:
     """After an ingest: flags for all articles, stored in the catalog, states reconciled."""
@@ -58,9 +76,11 @@ def refresh_flags(conn: sqlite3.Connection, collection: Any, state: sqlite3.Conn
     articles = list(catalog.iter_articles(conn))
     chunk_articles = dict(conn.execute("SELECT id, article_id FROM chunks").fetchall())
     vectors = article_vectors(collection, chunk_articles)
-    flags = kb_flags(articles, vectors, policy, as_of)
+    source = catalog.get_kv(conn, "source")
+    anchors = declared_anchors(Path(source) if source else None, articles)
+    flags = kb_flags(articles, vectors, policy, as_of, anchors)
     save_flags(conn, flags, as_of)
-    summary = reconcile(state, flags, {a.id: a.content_hash for a in articles})
+    summary = reconcile(state, flags, {a.id: a.content_hash for a in articles}, kinds=KINDS)
     return FlagRun(tuple(flags), summary, time.monotonic() - started)
 
 

@@ -107,10 +107,9 @@ def has_own_title(article: Article) -> bool:
 
 
 def is_fragment(article: Article) -> bool:
-    """A snippet (an include, a note) rather than an article: no title, no metadata, no
-    sections, short."""
-    meta = {k for k in article.raw_meta if not k.startswith("_")}
-    return (not has_own_title(article) and not meta and not article.headings
+    """A snippet (an include, a note) rather than an article: no title of its own, at most one
+    heading, short."""
+    return (not has_own_title(article) and len(article.headings) <= 1
             and words(article.text) <= FRAGMENT_MAX_WORDS)
 
 
@@ -219,7 +218,7 @@ def size_flag(article: Article, policy: QualityPolicy) -> Flag | None:
 def structure_flags(article: Article, policy: QualityPolicy) -> list[Flag]:
     if is_fragment(article):
         return [make_flag(article, "unstructured", "medium",
-                          f"a fragment, not an article: no title, no metadata, no sections, "
+                          f"a fragment, not an article: no title, no sections, "
                           f"{words(article.text)} words", "fragment", words=words(article.text))]
     found = (sections_flag(article), wall_of_text_flag(article, policy),
              missing_sections_flag(article, policy), pdf_noise_flag(article),

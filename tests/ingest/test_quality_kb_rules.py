@@ -9,12 +9,14 @@ import pytest
 
 from ingest.quality.duplicates import (
     candidate_pairs,
+    different_subjects,
     duplicate_flags,
     find_duplicates,
     overlap,
     shingles,
+    title_codes,
 )
-from ingest.quality.links import LinkIndex, broken_link_flags
+from ingest.quality.links import LinkIndex, anchor_ids, broken_link_flags
 from ingest.quality.rules import kb_flags
 from ingest.types import Block
 from tests.ingest.quality_helpers import AS_OF, GOOD_BODY, POLICY, article, words
@@ -51,9 +53,21 @@ def test_missing_articles_and_sections_are_broken():
         ("https://kb.northwind.example/vpn#gone", "no such section")]
 
 
+def test_declared_anchors_and_the_title_count_as_sections():
+    source = linking("vpn-cannot-connect.md#bkmk_old", "vpn-cannot-connect.md#a-test-article",
+                     "..\\network\\vpn-cannot-connect.md#Resolution")
+    declared = anchor_ids('## <a id="bkmk_old"></a>Old\n<h2 id=fixes>Fixes</h2> <p data-id=3>')
+    assert declared == {"bkmk_old", "fixes"}
+    index = LinkIndex.build([source, TARGET], {TARGET.path: declared})
+    assert broken_link_flags(source, index) == []
+    assert [f.evidence["anchor"] for f in broken_link_flags(source, LinkIndex.build(
+        [source, TARGET]))] == ["bkmk_old"]
+
+
 def test_links_outside_the_kb_are_not_judged():
     assert broken("https://example.com/x", "mailto:desk@northwind.example", "../media/vpn.png",
-                  "/troubleshoot/windows/vpn", "files/setup.zip") == []
+                  "/troubleshoot/windows/vpn", "files/setup.zip",
+                  "IEnumerable input, PSDataCollection`1 output") == []
 
 
 def test_a_link_above_the_kb_root_is_broken():
@@ -71,10 +85,21 @@ def test_broken_link_flag_names_the_section_and_target():
 
 def test_shingles_and_overlap_exact():
     a = shingles("Reset the password. Reset the PIN")
-    assert a == frozenset({"reset the", "the password", "password reset", "the pin"})
+    assert a == frozenset({"reset", "the", "password", "pin"})
     b = shingles("reset the password now")
-    assert overlap(a, b) == (2 / 5, 2 / 3)
+    assert overlap(a, b) == (3 / 5, 3 / 4)
     assert overlap(a, frozenset()) == (0.0, 0.0)
+    assert shingles("Reset the password. Reset the PIN", size=2) == frozenset(
+        {"reset the", "the password", "password reset", "the pin"})
+
+
+def test_titles_that_name_different_codes_are_different_subjects():
+    assert title_codes("Fix NDR error 5.7.12 in Exchange Online 2016") == {"5.7.12"}
+    assert different_subjects("Fix NDR error 5.7.12", "Fix NDR error 5.7.13 or 5.7.135")
+    assert not different_subjects("Error 0x274d", "0x2AFC or 0x274D error")  # one inside
+    assert not different_subjects("Updates for Windows Server 2008 R2 SP1 clusters",
+                                  "Updates for Windows Server 2008 R2-based clusters")
+    assert not different_subjects("Reset your password", "Error 0x80070005")
 
 
 def test_candidate_pairs_keep_top_neighbours_above_threshold():
@@ -95,13 +120,29 @@ def test_duplicates_need_both_similar_vectors_and_shared_wording():
     vectors = {"accounts/a.md": same, "accounts/b.md": same, "printing/c.md": same}
     [pair] = find_duplicates([one, two, other], vectors, POLICY)
     assert (pair.first, pair.second, pair.similarity) == ("accounts/a.md", "accounts/b.md", 1.0)
-    assert (pair.overlap, pair.containment) == (0.7895, 1.0)  # 15 of 19 bigrams shared
+    assert (pair.overlap, pair.containment) == (0.7778, 1.0)  # 14 of 18 words shared
     strict = replace(POLICY, duplicate_overlap=0.99)
     assert find_duplicates([one, two, other], vectors, strict) == []
     flags = duplicate_flags([pair], {"accounts/a.md": "A", "accounts/b.md": "B"})
     assert [(f.article_id, f.evidence["other"]) for f in flags] == [
         ("accounts/a.md", "accounts/b.md"), ("accounts/b.md", "accounts/a.md")]
     assert flags[0].reason.startswith("near-duplicate of accounts/b.md ('B'): similarity 1.00")
+
+
+def test_a_rewrite_counts_a_little_below_the_similarity_threshold():
+    one = article("## Steps", "Open the portal, then type your email and pick two methods to "
+                  "reset the password. Lock the screen.", id="a.md")
+    two = article("## Steps", "To reset a password: pick two methods in the portal once your "
+                  "email is typed, then lock your screen.", id="b.md")  # 62% words, 17% pairs
+    near = {"a.md": np.array([1.0, 0.0], dtype=np.float32),
+            "b.md": np.array([0.87, 0.4931], dtype=np.float32)}  # cosine 0.87
+    [pair] = find_duplicates([one, two], near, POLICY)
+    assert (pair.kind, pair.similarity) == ("rewrite", 0.87)
+    copied = replace(two, blocks=one.blocks)  # same sentences: a copy, but not similar enough
+    assert find_duplicates([one, copied], near, POLICY) == []
+    [flag, _] = duplicate_flags([pair], {})
+    assert flag.reason.startswith("a rewrite of b.md ('b.md'): similarity 0.87")
+    assert flag.evidence["match"] == "rewrite"
 
 
 def test_kb_flags_skip_retired_articles_and_fragments_in_duplicates():

@@ -274,9 +274,10 @@ def test_plain_text_headings_merged_into_paragraphs_count_as_sections():
 
 
 def test_too_short_and_too_long():
-    [short] = article_flags(article("## Overview", words(57)), POLICY, AS_OF)  # + 2 heading words
-    assert (short.evidence["key"], short.evidence["words"]) == ("too-short", 58)
-    assert article_flags(article("## Overview", words(59)), POLICY, AS_OF) == []
+    [short] = article_flags(article("## Overview", words(48)), POLICY, AS_OF)  # + the heading
+    assert (short.evidence["key"], short.evidence["words"]) == ("too-short", 49)
+    assert short.reason == "too short to be useful: 49 words (minimum 50)"
+    assert article_flags(article("## Overview", words(49)), POLICY, AS_OF) == []
     long_body = ["## Overview"] + [words(200)] * 25
     [long] = article_flags(article(*long_body), POLICY, AS_OF)
     assert (long.evidence["key"], long.evidence["words"]) == ("too-long", 5001)

@@ -9,6 +9,7 @@ import pytest
 
 from ingest import catalog
 from ingest.errors import KbError
+from ingest.quality.policy import KINDS
 from ingest.quality.queue import ArticleSignals, build_queue, effective_state
 from ingest.review import (
     change_state,
@@ -82,6 +83,14 @@ def test_removed_articles_fix_their_flags_but_unchanged_dismissals_stay(state):
     reconcile(state, [], {"a.md": "h1"}, at="t3")
     assert states_of(state) == {STALE.key: "dismissed", OTHER.key: "fixed"}
     assert history(state, "b.md")[-1]["note"] == "article removed"
+
+
+def test_reconcile_leaves_flags_of_other_stages_alone(state):
+    reported = Flag("a.md", "reported", "high", "agents said it is wrong", {"key": "wrong"})
+    change_state(state, [reported], "open", "web", "reported by an agent", "h1", at="t1")
+    summary = reconcile(state, [], {"a.md": "h1"}, at="t2", kinds=KINDS)
+    assert summary.fixed == 0
+    assert states_of(state) == {reported.key: "open"}
 
 
 def test_dismissing_needs_a_reason_and_states_are_checked(state):
