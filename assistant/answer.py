@@ -14,7 +14,9 @@ import re
 import sqlite3
 from datetime import date
 
+from assistant.retrieve import EXACT
 from assistant.types import Answer, ArticleHit, Citation, Hit, Retrieval
+from ingest.lexical import tokenize
 from ingest.tokens import count_tokens
 
 NOT_COVERED = "The knowledge base doesn't cover this."
@@ -82,7 +84,10 @@ def choose_passages(retrieval: Retrieval, conn: sqlite3.Connection) -> list[Hit]
     fix = [c for c in chunks if _is_resolution(c)]
     if not fix:
         fix = [c for c in chunks if c.position >= best.position]
-    wanted = [best] if not SYMPTOMS.search(best.section_path) or not fix else []
+    codes = {t for t in tokenize(retrieval.question) if EXACT.match(t)}
+    pasted = bool(codes & set(tokenize(best.text))) and not any(
+        codes & set(tokenize(c.text)) for c in fix)
+    wanted = [best] if pasted or not SYMPTOMS.search(best.section_path) or not fix else []
     picked: list[Hit] = []
     budget = MAX_TOKENS
     for hit in wanted + [c for c in fix if c.chunk_id != best.chunk_id]:

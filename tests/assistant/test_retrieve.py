@@ -184,7 +184,7 @@ def test_a_stale_article_ranks_below_its_fresh_twin_and_is_cited_with_a_warning(
 def test_a_stale_article_ranks_below_its_fresh_twin_whatever_the_sign_of_the_score(
         test_assistant: Assistant) -> None:
     """A fitted re-ranker can have a negative offset; the penalty must still push down."""
-    weights = {**RetrievalParams().weights, "bias": -5.0}
+    weights = {**RetrievalParams().weights, "bias": -100.0}
     params = RetrievalParams(weights=weights)
     retrieval = run_retrieval(test_assistant, "configure the badge reader on the reception kiosk",
                               OUTSIDER, REFERENCE_DATE, k=3, params=params)
