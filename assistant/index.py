@@ -1,4 +1,4 @@
-"""The searchable index held in memory for retrieval: chunk rows, article facts, BM25.
+"""The searchable index held in memory for retrieval: chunk rows, article facts, BM25, vectors.
 
 Built once at an entry point from the catalog, the Chroma collection and the saved BM25
 index, then passed to :func:`assistant.retrieve.retrieve`. ``refresh`` reloads it when the
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest import catalog, lexical
+from ingest import catalog, lexical, matrix
 from ingest.paths import IndexPaths
 
 
@@ -45,6 +45,8 @@ class SearchIndex:
     article_row: dict[str, int]
     bm25: Any
     fingerprint: str
+    vectors: np.ndarray  # one row per chunk, in chunk_ids order (normalised: dot = cosine)
+    chunk_row: dict[str, int] = field(default_factory=dict)
     _masks: dict[tuple, np.ndarray] = field(default_factory=dict)
 
     def visible_articles(self, groups: frozenset[str], as_of: date, product: str | None = None,
@@ -103,5 +105,9 @@ def load_index(paths: IndexPaths, conn: sqlite3.Connection, collection: Any) -> 
         fingerprint = rebuild_lexical(conn, paths.bm25)
         bm25, ids, _ = lexical.load(paths.bm25)
     chunk_article = np.array([article_row[chunk_rows[c][0]] for c in ids], dtype=np.int64)
+    vectors = matrix.load(paths.matrix, fingerprint, len(ids))
+    if vectors is None:
+        vectors = matrix.rebuild(collection, ids, paths.matrix, fingerprint)
     return SearchIndex(paths, conn, collection, ids, chunk_article, chunk_rows, articles,
-                       article_row, bm25, fingerprint)
+                       article_row, bm25, fingerprint, vectors,
+                       {cid: i for i, cid in enumerate(ids)})

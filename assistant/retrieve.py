@@ -70,20 +70,16 @@ def chroma_filter(viewer: Viewer, as_of: date, allowed_ids: list[str] | None) ->
     return {"$and": clauses}
 
 
-def _dense(index: SearchIndex, q_vec: list[float], viewer: Viewer, as_of: date,
-           mask: np.ndarray, n: int) -> dict[str, float]:
-    narrowed = None
-    if viewer.product or viewer.category:
-        narrowed = [index.articles[i].id for i in np.flatnonzero(mask)]
-    got = index.collection.query(query_embeddings=[q_vec], n_results=n,
-                                 where=chroma_filter(viewer, as_of, narrowed),
-                                 include=["distances"])
-    out = {}
-    for cid, dist in zip(got["ids"][0], got["distances"][0], strict=True):
-        row = index.chunk_rows.get(cid)
-        if row is not None and mask[index.article_row[row[0]]]:
-            out[cid] = 1.0 - float(dist)
-    return out
+def _dense(index: SearchIndex, q_vec: np.ndarray, mask: np.ndarray, n: int,
+           ) -> tuple[np.ndarray, dict[str, float]]:
+    """Cosine of every chunk (masked ones at -inf) and the top ``n`` the viewer may see."""
+    if not len(index.chunk_ids):
+        return np.zeros(0, dtype=np.float32), {}
+    scores = index.vectors @ q_vec
+    scores[~mask[index.chunk_article]] = -np.inf
+    top = np.argpartition(-scores, min(n, len(scores) - 1))[:n]
+    return scores, {index.chunk_ids[i]: float(scores[i]) for i in top
+                    if np.isfinite(scores[i])}
 
 
 def _lexical(index: SearchIndex, tokens: list[str], mask: np.ndarray, n: int,
@@ -94,15 +90,6 @@ def _lexical(index: SearchIndex, tokens: list[str], mask: np.ndarray, n: int,
     scores[~mask[index.chunk_article]] = 0.0
     top = np.argpartition(-scores, min(n, len(scores) - 1))[:n]
     return {index.chunk_ids[i]: float(scores[i]) for i in top if scores[i] > 0}
-
-
-def _cosines(index: SearchIndex, q_vec: list[float], ids: list[str]) -> dict[str, float]:
-    if not ids:
-        return {}
-    got = index.collection.get(ids=ids, include=["embeddings"])
-    q = np.asarray(q_vec, dtype=np.float32)
-    return {cid: float(np.dot(np.asarray(e, dtype=np.float32), q))
-            for cid, e in zip(got["ids"], got["embeddings"], strict=True)}
 
 
 def _overlap(q_tokens: set[str], text: str) -> float:
@@ -143,10 +130,11 @@ def retrieve(index: SearchIndex, embedder: Embedder, question: str, viewer: View
     if not mask.any():
         return Retrieval(question, (), 0.0)
     tokens = tokenize(question)
-    q_vec = embedder.embed([question])[0]
-    dense = _dense(index, q_vec, viewer, as_of, mask, params.candidates)
+    q_vec = np.asarray(embedder.embed([question])[0], dtype=np.float32)
+    cosines, dense = _dense(index, q_vec, mask, params.candidates)
     lexical = _lexical(index, tokens, mask, params.candidates)
-    dense.update(_cosines(index, q_vec, [c for c in lexical if c not in dense]))
+    dense.update({cid: float(cosines[index.chunk_row[cid]]) for cid in lexical
+                  if cid not in dense})
     top_lex = max(lexical.values(), default=0.0) or 1.0
     q_set = set(tokens)
     exact = {t for t in q_set if EXACT.match(t) and len(t) >= 3}

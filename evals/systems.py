@@ -13,7 +13,6 @@ from datetime import date
 import numpy as np
 
 from assistant.answer import extractive_answer
-from assistant.retrieve import chroma_filter
 from assistant.service import Assistant, run_retrieval
 from assistant.types import Viewer
 from ingest.lexical import tokenize
@@ -74,16 +73,17 @@ def bm25_system(assistant: Assistant, as_of: date) -> System:
 
 
 def dense_system(assistant: Assistant, as_of: date) -> System:
+    """Dense only: the same vectors and permission mask as kb, best chunk per article."""
     index = assistant.index
+    mask = index.visible_articles(frozenset(), as_of)
 
     def run(question: str) -> Run:
-        q_vec = assistant.embedder.embed([question])[0]
-        got = index.collection.query(query_embeddings=[q_vec], n_results=50,
-                                     where=chroma_filter(Viewer(), as_of, None),
-                                     include=["distances"])
-        scores = {cid: 1.0 - d for cid, d in zip(got["ids"][0], got["distances"][0], strict=True)
-                  if cid in index.chunk_rows}
-        ranked, conf = _rank_articles(assistant, scores)
+        q_vec = np.asarray(assistant.embedder.embed([question])[0], dtype=np.float32)
+        scores = index.vectors @ q_vec
+        scores[~mask[index.chunk_article]] = -np.inf
+        top = np.argsort(-scores)[:100]
+        ranked, conf = _rank_articles(assistant, {index.chunk_ids[i]: float(scores[i])
+                                                  for i in top if np.isfinite(scores[i])})
         return Run(ranked, conf)
 
     return run

@@ -71,3 +71,7 @@ def load(out_dir: Path) -> tuple[bm25s.BM25 | None, list[str], str]:
     meta = json.loads((out_dir / "ids.json").read_text())
     retriever = bm25s.BM25.load(str(out_dir / "bm25")) if meta["ids"] else None
     return retriever, meta["ids"], meta["fingerprint"]
+
+
+def load_ids(out_dir: Path) -> list[str]:
+    return list(json.loads((out_dir / "ids.json").read_text())["ids"])

@@ -28,6 +28,10 @@ class IndexPaths:
     def bm25(self) -> Path:
         return self.root / "bm25"
 
+    @property
+    def matrix(self) -> Path:
+        return self.root / "vectors.npz"
+
 
 def read_pointer(data_dir: Path, name: str) -> str | None:
     path = data_dir / name

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest import catalog, lexical, vectors
+from ingest import catalog, lexical, matrix, vectors
 from ingest.chunk import chunk_article
 from ingest.embed import Embedder
 from ingest.errors import ArticleError, KbError
@@ -190,8 +190,11 @@ def ingest_folder(root: Path, conn: sqlite3.Connection, collection: Any, embedde
         report.removed += path_ not in seen_paths
         report.changed_ids.append(article_id)
     changed = bool(report.added or report.updated or report.removed)
-    if changed or not (bm25_dir / "ids.json").exists():
+    if changed or not (bm25_dir / "ids.json").exists() \
+            or not (bm25_dir.parent / "vectors.npz").exists():
         fingerprint = rebuild_lexical(conn, bm25_dir)
+        ids = lexical.load_ids(bm25_dir)
+        matrix.rebuild(collection, ids, bm25_dir.parent / "vectors.npz", fingerprint)
         with catalog.transaction(conn):
             catalog.set_kv(conn, "fingerprint", fingerprint)
     with catalog.transaction(conn):
