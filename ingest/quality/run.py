@@ -8,6 +8,7 @@ expiring, expired, obsolete) are cheap, so :func:`current_flags` recomputes them
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -72,7 +73,12 @@ def refresh_flags(conn: sqlite3.Connection, collection: Any, state: sqlite3.Conn
                   policy: QualityPolicy, as_of: date) -> FlagRun:
     """After an ingest: flags for all articles, stored in the catalog, states reconciled."""
     started = time.monotonic()
-    apply_reviewed(conn, reviewed_overrides(state))
+    overrides = reviewed_overrides(state)
+    apply_reviewed(conn, overrides)
+    key = hashlib.sha256(repr((catalog.get_kv(conn, "fingerprint"), as_of.isoformat(), policy,
+                               sorted(overrides.items()))).encode()).hexdigest()
+    if catalog.get_kv(conn, "flags_key") == key:  # same articles, date and policy: same flags
+        return FlagRun(tuple(load_flags(conn)), ReconcileSummary(), time.monotonic() - started)
     articles = list(catalog.iter_articles(conn))
     chunk_articles = dict(conn.execute("SELECT id, article_id FROM chunks").fetchall())
     vectors = article_vectors(collection, chunk_articles)
@@ -81,6 +87,8 @@ def refresh_flags(conn: sqlite3.Connection, collection: Any, state: sqlite3.Conn
     flags = kb_flags(articles, vectors, policy, as_of, anchors)
     save_flags(conn, flags, as_of)
     summary = reconcile(state, flags, {a.id: a.content_hash for a in articles}, kinds=KINDS)
+    with catalog.transaction(conn):
+        catalog.set_kv(conn, "flags_key", key)
     return FlagRun(tuple(flags), summary, time.monotonic() - started)
 
 
