@@ -47,6 +47,7 @@ class SearchIndex:
     fingerprint: str
     vectors: np.ndarray  # one row per chunk, in chunk_ids order (normalised: dot = cosine)
     chunk_row: dict[str, int] = field(default_factory=dict)
+    _tokens: dict[str, frozenset[str]] = field(default_factory=dict)
     _masks: dict[tuple, np.ndarray] = field(default_factory=dict)
 
     def visible_articles(self, groups: frozenset[str], as_of: date, product: str | None = None,
@@ -58,6 +59,21 @@ class SearchIndex:
                 self._masks.clear()
             self._masks[key] = self._visible(groups, as_of, product, category)
         return self._masks[key]
+
+    def words(self, title: str, chunk_ids: list[str]) -> frozenset[str]:
+        """Tokens of a title and some chunks, memoised per text (features need them per query)."""
+        if len(self._tokens) > 100_000:
+            self._tokens.clear()
+        out = self._token_set("t:" + title, title)
+        for cid in chunk_ids:
+            out = out | self._token_set(cid, self.chunk_rows[cid][4])
+        return out
+
+    def _token_set(self, key: str, text: str) -> frozenset[str]:
+        cached = self._tokens.get(key)
+        if cached is None:
+            cached = self._tokens[key] = frozenset(lexical.tokenize(text))
+        return cached
 
     def _visible(self, groups: frozenset[str], as_of: date, product: str | None,
                  category: str | None) -> np.ndarray:

@@ -99,10 +99,15 @@ def _overlap(q_tokens: set[str], text: str) -> float:
 
 
 def article_features(q_set: set[str], exact: set[str], title: str, hits: list[Hit],
-                     raw_top: float) -> dict[str, float]:
-    """What the re-ranker and the confidence score look at for one article."""
+                     raw_top: float, words: set[str] | frozenset[str] | None = None,
+                     ) -> dict[str, float]:
+    """What the re-ranker and the confidence score look at for one article.
+
+    ``words``: the tokens of the title and the best three chunks (computed when not given).
+    """
     dens = sorted((h.dense for h in hits), reverse=True)
-    words = set(tokenize(title + " " + " ".join(h.text for h in hits[:3])))
+    if words is None:
+        words = set(tokenize(title + " " + " ".join(h.text for h in hits[:3])))
     lex = max(h.lexical for h in hits)
     return {
         "dense": dens[0], "dense2": dens[1] if len(dens) > 1 else 0.0, "lexical": lex,
@@ -152,16 +157,31 @@ def retrieve(index: SearchIndex, embedder: Embedder, question: str, viewer: View
     for article_id, hits in per_article.items():
         hits.sort(key=lambda h: h.score, reverse=True)
         facts = index.articles[index.article_row[article_id]]
-        feats = article_features(q_set, exact, facts.title, hits, raw_top)
-        score = rank_score(feats, params.weights)
-        stale, reason = stale_check(article_id) if stale_check else (False, None)
+        words = index.words(facts.title, [h.chunk_id for h in hits[:3]])
+        feats = article_features(q_set, exact, facts.title, hits, raw_top, words)
+        ranked.append(ArticleHit(article_id, facts.title, rank_score(feats, params.weights),
+                                 tuple(hits), feats))
+    ranked.sort(key=lambda a: a.score, reverse=True)
+    if stale_check:
+        ranked = _mark_stale(ranked, max(2 * k, 10), stale_check, params.stale_penalty)
+    return Retrieval(question, tuple(ranked[:k]), confidence(ranked, params))
+
+
+def _mark_stale(ranked: list[ArticleHit], head: int, stale_check: StaleCheck,
+                penalty: float) -> list[ArticleHit]:
+    """Penalise and mark stale articles among the leaders (only they can reach the top k)."""
+    top = []
+    for art in ranked[:head]:
+        stale, reason = stale_check(art.article_id)
         if stale:
             # lower whatever the sign: scaling a negative score by 0.97 would raise it
-            score -= abs(score) * (1.0 - params.stale_penalty)
-            hits = [Hit(**{**h.__dict__, "stale": True, "stale_reason": reason}) for h in hits]
-        ranked.append(ArticleHit(article_id, facts.title, score, tuple(hits), feats))
-    ranked.sort(key=lambda a: a.score, reverse=True)
-    return Retrieval(question, tuple(ranked[:k]), confidence(ranked, params))
+            score = art.score - abs(art.score) * (1.0 - penalty)
+            hits = tuple(Hit(**{**h.__dict__, "stale": True, "stale_reason": reason})
+                         for h in art.hits)
+            art = ArticleHit(art.article_id, art.title, score, hits, art.features)
+        top.append(art)
+    top.sort(key=lambda a: a.score, reverse=True)
+    return top + ranked[head:]
 
 
 def confidence(ranked: list[ArticleHit], params: RetrievalParams) -> float:

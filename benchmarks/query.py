@@ -10,6 +10,10 @@ kb's permission/status/expiry filter as a ``where``. Reports p50/p95 and kb's ra
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # see kb_cli/main.py
+
 import argparse
 import json
 import sys

@@ -11,6 +11,10 @@ and the datasets they came from.
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # see kb_cli/main.py
+
 import argparse
 import json
 import sys

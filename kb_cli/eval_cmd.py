@@ -66,6 +66,7 @@ def eval_index(paths: Any, args: argparse.Namespace, embedder: Any, settings: An
     if args.limit:
         questions = questions[:args.limit]
     progress = None if args.json else terminal_progress("eval")
+    embedder.embed(["warm-up"])  # load the model before timing, so latency is per question
     rows = evaluate(questions, kb_system(assistant, as_of), progress)
     check = assistant.stale_check(as_of)
     stale = {a.id for a in index.articles if check(a.id)[0]}
