@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ def chroma_filter(viewer: Viewer, as_of: date, allowed_ids: list[str] | None) ->
     groups = sorted(viewer.groups)
     who = ({"public": True} if not groups else
            {"$or": [{"public": True}, *({group_key(g): True} for g in groups)]})
-    clauses = [who, {"status": "published"},
+    clauses: list[dict[str, Any]] = [who, {"status": "published"},
                {"valid_until": {"$gte": int(as_of.strftime("%Y%m%d"))}}]
     if allowed_ids is not None:
         clauses.append({"article_id": {"$in": allowed_ids or ["\x00none"]}})

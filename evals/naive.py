@@ -8,7 +8,9 @@ collection is built once per index and cached beside it (``naive-chroma/``).
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
 
 from assistant.index import SearchIndex
 from evals.systems import Run, System
@@ -35,7 +37,9 @@ def _collection(paths: Any, index: SearchIndex, embedder: Embedder, as_of: date)
                                           metadata={"hnsw:space": "cosine",
                                                     "fingerprint": fingerprint})
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
-    ids, texts, metas = [], [], []
+    ids: list[str] = []
+    texts: list[str] = []
+    metas: list[dict[str, Any]] = []
     for article in catalog.iter_articles(index.conn):
         if article.id not in visible:
             continue  # what an asker without groups may see, as for kb
@@ -45,8 +49,8 @@ def _collection(paths: Any, index: SearchIndex, embedder: Embedder, as_of: date)
             metas.append({"article_id": article.id})
     for start in range(0, len(ids), 512):
         part = slice(start, start + 512)
-        collection.add(ids=ids[part], documents=texts[part], metadatas=metas[part],
-                       embeddings=embedder.embed(texts[part]))
+        collection.add(ids=ids[part], documents=texts[part], metadatas=cast(Any, metas[part]),
+                       embeddings=np.asarray(embedder.embed(texts[part]), dtype=np.float32))
     return collection
 
 

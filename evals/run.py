@@ -112,8 +112,8 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "breakdowns": breakdowns(rows)}
 
 
-def breakdowns(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float]]]:
-    out: dict[str, dict[str, dict[str, float]]] = {}
+def breakdowns(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float | None]]]:
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
     for field in ("category", "style"):
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in rows:

@@ -34,9 +34,9 @@ class SentenceTransformerEmbedder:
         path = model_path or default_model_path()
         self.model = SentenceTransformer(path, device="cpu", local_files_only=True)
         self.name = "all-MiniLM-L6-v2" if model_path is None else path
-        self.dim = int(self.model.get_embedding_dimension())
+        self.dim = int(self.model.get_embedding_dimension() or 0)
         self.batch_size = batch_size
-        self.max_seq_length = int(self.model.max_seq_length)
+        self.max_seq_length = int(self.model.max_seq_length or 0)
 
     def embed(self, texts: Sequence[str], progress: bool = False) -> list[list[float]]:
         if not texts:

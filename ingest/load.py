@@ -167,7 +167,7 @@ def _pdf_text_and_meta(path: Path, rel: str) -> tuple[str, dict[str, Any]]:
         if reader.is_encrypted:
             raise ArticleError(rel, "PDF is encrypted; export an unprotected copy")
         pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata or {}
+        info: Any = reader.metadata or {}
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise ArticleError(rel, f"corrupt or unreadable PDF ({exc})") from None
     text = "\n\n".join(unwrap_pdf_lines(p) for p in pages if p.strip())
