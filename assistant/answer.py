@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from datetime import date
 
 from assistant.retrieve import EXACT
 from assistant.types import Answer, ArticleHit, Citation, Hit, Retrieval
@@ -149,7 +148,3 @@ def answer_json(answer: Answer) -> dict:
                            "stale": c.stale, "stale_reason": c.stale_reason,
                            "snippet": c.snippet} for c in answer.citations],
             "related": list(answer.related), "note": answer.note}
-
-
-def today() -> date:
-    return date.today()

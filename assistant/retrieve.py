@@ -25,7 +25,7 @@ from assistant.index import SearchIndex
 from assistant.types import ArticleHit, Hit, Retrieval, Viewer
 from ingest.embed import Embedder
 from ingest.lexical import tokenize
-from ingest.vectors import NO_EXPIRY, group_key
+from ingest.vectors import group_key
 
 EXACT = re.compile(r"^(?=.*\d)[a-z0-9]+(?:[.\-_][a-z0-9]+)*$")
 
@@ -60,14 +60,13 @@ class RetrievalParams:
 StaleCheck = Callable[[str], tuple[bool, str | None]]
 
 
-def chroma_filter(viewer: Viewer, as_of: date, allowed_ids: list[str] | None) -> dict:
+def chroma_filter(viewer: Viewer, as_of: date) -> dict:
+    """kb's visibility rules as a Chroma ``where`` (the slow path the benchmark compares to)."""
     groups = sorted(viewer.groups)
     who = ({"public": True} if not groups else
            {"$or": [{"public": True}, *({group_key(g): True} for g in groups)]})
     clauses: list[dict[str, Any]] = [who, {"status": "published"},
                {"valid_until": {"$gte": int(as_of.strftime("%Y%m%d"))}}]
-    if allowed_ids is not None:
-        clauses.append({"article_id": {"$in": allowed_ids or ["\x00none"]}})
     return {"$and": clauses}
 
 
@@ -200,4 +199,4 @@ def confidence_features(ranked: list[ArticleHit]) -> dict[str, float]:
     return {**top.features, "margin": margin}
 
 
-__all__ = ["NO_EXPIRY", "RetrievalParams", "chroma_filter", "confidence", "retrieve"]
+__all__ = ["RetrievalParams", "chroma_filter", "confidence", "retrieve"]

@@ -67,7 +67,7 @@ def main() -> int:
             collection.query(query_embeddings=[vec], n_results=10, include=["distances"])
             t2 = time.perf_counter()
             collection.query(query_embeddings=[vec], n_results=10,
-                             where=chroma_filter(viewer, today, None), include=["distances"])
+                             where=chroma_filter(viewer, today), include=["distances"])
             t3 = time.perf_counter()
             kb_ms.append((t1 - t0) * 1000)
             dense_ms.append((t2 - t1) * 1000)

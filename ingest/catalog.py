@@ -61,12 +61,6 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def register_migration(script: str) -> None:
-    """Other stages (flags, answers, users) append their tables here, in a fixed order."""
-    if script not in MIGRATIONS:
-        MIGRATIONS.append(script)
-
-
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     with conn:

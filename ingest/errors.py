@@ -17,6 +17,3 @@ class ArticleError(KbError):
 class ConfigError(KbError):
     """A setting or configuration file is invalid."""
 
-
-class IndexError_(KbError):
-    """The index on disk is missing or unusable."""
