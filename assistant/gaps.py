@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from ingest.catalog import now_iso
+from core.store.catalog import now_iso
 from ingest.lexical import tokenize
 
 SCHEMA = """

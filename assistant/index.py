@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ingest import catalog, lexical, matrix
-from ingest.paths import IndexPaths
+from core.paths import IndexPaths
+from core.store import catalog
+from ingest import lexical, matrix
 
 
 @dataclass(frozen=True)

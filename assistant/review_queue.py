@@ -1,10 +1,10 @@
-"""The owners' review queue for the web app: a thin adapter over ``ingest.review`` and
+"""The owners' review queue for the web app: a thin adapter over ``core.store.flag_states`` and
 ``ingest.quality``, adding what agents' feedback brings.
 
 * Flags are the catalog's (date kinds recomputed as of today, honouring "marked reviewed"),
   plus one ``reported`` flag per article and report kind ("wrong", "outdated") opened by
   agents' reports on citations.
-* States, actions and history are ``ingest.review``'s; reassigning an owner is kept here
+* States, actions and history are ``core.store.flag_states``'s; reassigning an owner is kept here
   (``owner_assignments``) and shown in the history.
 * Usage and feedback counts (``assistant.usage.article_signals``: citations; not-helpful
   votes plus reports as negative feedback) order the queue, as in ``kb flags``.
@@ -20,12 +20,9 @@ from datetime import date
 
 from assistant.usage import article_signals
 from assistant.usage import ensure_schema as ensure_usage_schema
-from ingest.catalog import now_iso
-from ingest.errors import KbError
-from ingest.quality.policy import DATE_KINDS, QualityPolicy
-from ingest.quality.queue import ArticleSignals, QueueItem, build_queue
-from ingest.quality.run import current_flags
-from ingest.review import (
+from core.errors import KbError
+from core.store.catalog import now_iso
+from core.store.flag_states import (
     ACTIVE,
     SYSTEM,
     change_state,
@@ -34,7 +31,10 @@ from ingest.review import (
     mark_reviewed,
     reviewed_overrides,
 )
-from ingest.review import ensure_schema as ensure_review_schema
+from core.store.flag_states import ensure_schema as ensure_review_schema
+from ingest.quality.policy import DATE_KINDS, QualityPolicy
+from ingest.quality.queue import ArticleSignals, QueueItem, build_queue
+from ingest.quality.run import current_flags
 from ingest.types import Article, Flag
 
 REPORTED = "reported"

@@ -17,10 +17,10 @@ from assistant.gaps import record_gap
 from assistant.index import SearchIndex, load_index
 from assistant.retrieve import DEFAULT_THRESHOLD, RetrievalParams, retrieve
 from assistant.types import Answer, Retrieval, Viewer
-from ingest import catalog
+from core.errors import KbError
+from core.paths import IndexPaths, live_index, state_db
+from core.store import catalog
 from ingest.embed import Embedder
-from ingest.errors import KbError
-from ingest.paths import IndexPaths, live_index, state_db
 from ingest.quality import QualityPolicy, stale_info
 from ingest.quality.dates import obsolete_flag
 from ingest.quality.lifecycle import load_lifecycle

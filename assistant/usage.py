@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from assistant.gaps import record_gap
 from assistant.types import Answer
-from ingest.catalog import now_iso
-from ingest.errors import KbError
+from core.errors import KbError
+from core.store.catalog import now_iso
 
 REPORT_KINDS = ("wrong", "outdated")
 

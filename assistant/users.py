@@ -18,8 +18,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ingest.catalog import now_iso
-from ingest.errors import KbError
+from core.errors import KbError
+from core.store.catalog import now_iso
 
 ROLES = ("agent", "owner", "lead", "admin")
 #: what each role may do; every page and API route names one of these

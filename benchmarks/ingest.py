@@ -34,8 +34,8 @@ def run_ingest(corpus: Path, data_dir: Path) -> tuple[dict, float]:
 
 
 def embed_only_seconds(data_dir: Path, sample: int) -> tuple[float, int, int]:
+    from core.paths import live_index
     from ingest.embed import SentenceTransformerEmbedder
-    from ingest.paths import live_index
 
     catalog = sqlite3.connect(str(live_index(data_dir, create=False).catalog))
     rows = catalog.execute("SELECT a.title, c.section, c.text FROM chunks c JOIN articles a "

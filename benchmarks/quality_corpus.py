@@ -42,8 +42,8 @@ def snapshot_dates(corpus: Path) -> dict[str, date]:
 
 
 def compute(data_dir: Path, corpus: Path) -> tuple[list, list, dict, float]:
-    from ingest.catalog import row_to_article
-    from ingest.paths import live_index
+    from core.paths import live_index
+    from core.store.catalog import row_to_article
     from ingest.quality.dates import date_flags
     from ingest.quality.duplicates import article_vectors
     from ingest.quality.lifecycle import load_lifecycle

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.errors import KbError
+from core.errors import KbError
 
 
 class DatasetError(KbError):

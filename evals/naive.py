@@ -13,8 +13,8 @@ from typing import Any, cast
 import numpy as np
 
 from assistant.index import SearchIndex
+from core.store import catalog
 from evals.systems import Run, System
-from ingest import catalog
 from ingest.embed import Embedder
 
 

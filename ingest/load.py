@@ -3,7 +3,7 @@
 ``unstructured`` partitions the body of every format into elements; metadata comes from the
 format's own place (YAML front matter, ``<meta>`` tags, DOCX core properties, PDF document info)
 overridden by an optional ``NAME.meta.yaml`` beside the file, then :mod:`ingest.metadata`
-normalises it. Every failure is an :class:`~ingest.errors.ArticleError` naming the file.
+normalises it. Every failure is an :class:`~core.errors.ArticleError` naming the file.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import ArticleError
+from core.errors import ArticleError
 from ingest.metadata import BUILTIN_ALIASES, as_list, normalise, read_sidecar, split_front_matter
 from ingest.types import Article, Block
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ingest.errors import ArticleError
+from core.errors import ArticleError
 
 KB_KEYS = ("id", "title", "owner", "groups", "products", "category", "status",
            "last_reviewed", "valid_until", "url", "tags")

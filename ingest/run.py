@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest import catalog, lexical, matrix, vectors
+from core.errors import ArticleError, KbError
+from core.store import catalog
+from ingest import lexical, matrix, vectors
 from ingest.chunk import chunk_article
 from ingest.embed import Embedder
-from ingest.errors import ArticleError, KbError
 from ingest.load import LOADER_VERSION, is_article_file, load_article, sidecar_path
 from ingest.types import Article, Chunk, LoadFailure
 

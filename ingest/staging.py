@@ -13,9 +13,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ingest.catalog import now_iso
-from ingest.errors import KbError
-from ingest.paths import IndexPaths, live_index, read_pointer, write_pointer
+from core.errors import KbError
+from core.paths import IndexPaths, live_index, read_pointer, write_pointer
+from core.store.catalog import now_iso
 
 
 def _next_name(data_dir: Path) -> str:

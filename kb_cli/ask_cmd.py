@@ -10,9 +10,9 @@ from assistant.answer import answer_json
 from assistant.gaps import list_gaps
 from assistant.service import ask, open_assistant
 from assistant.types import Viewer
-from ingest import catalog
+from core.paths import state_db
+from core.store import catalog
 from ingest.metadata import parse_date
-from ingest.paths import state_db
 from ingest.quality import policy_from_settings
 from kb_cli.commands import add_data_dir
 from kb_cli.context import load_settings, make_embedder, make_llm

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from assistant.service import Assistant, open_index
+from core.errors import KbError
+from core.paths import live_index, state_db
+from core.store import catalog
 from evals.coverage import coverage
 from evals.dataset import load_dataset
 from evals.gate import compare
 from evals.report import markdown, write_reports
 from evals.run import evaluate, summarise
 from evals.systems import bm25_system, dense_system, kb_system
-from ingest import catalog
-from ingest.errors import KbError
-from ingest.paths import live_index, state_db
 from ingest.quality import policy_from_settings
 from ingest.run import terminal_progress
 from ingest.staging import promote, record_stage_eval, rollback, stage_index

@@ -13,16 +13,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ingest import catalog
-from ingest.errors import KbError
+from core.errors import KbError
+from core.paths import live_index, state_db
+from core.settings import Settings
+from core.store import catalog
+from core.store.flag_states import ACTIVE, STATES, change_state, load_states, mark_reviewed
 from ingest.metadata import parse_date
-from ingest.paths import live_index, state_db
 from ingest.quality.policy import KINDS, policy_from_settings
 from ingest.quality.queue import ArticleSignals, QueueItem, build_queue
 from ingest.quality.report import build_health, render_html
 from ingest.quality.run import FlagRun, apply_reviewed, current_flags, refresh_flags
-from ingest.review import ACTIVE, STATES, change_state, load_states, mark_reviewed
-from ingest.settings import Settings
 from kb_cli.commands import add_data_dir
 from kb_cli.context import load_settings
 

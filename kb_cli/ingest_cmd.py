@@ -8,8 +8,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from ingest import catalog
-from ingest.paths import live_index
+from core.paths import live_index
+from core.store import catalog
 from ingest.run import IngestOptions, ingest_folder, terminal_progress
 from ingest.staging import create_stage
 from ingest.vectors import open_collection

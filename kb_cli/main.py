@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from ingest.errors import KbError
+from core.errors import KbError
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")

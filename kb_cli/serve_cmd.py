@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ingest.errors import KbError
-from ingest.paths import live_index
+from core.errors import KbError
+from core.paths import live_index
 from kb_cli.commands import add_data_dir
 from kb_cli.context import load_settings, make_embedder, make_llm
 

@@ -8,9 +8,9 @@ import json
 import sys
 
 from assistant import users
-from ingest import catalog
-from ingest.errors import KbError
-from ingest.paths import live_index, state_db
+from core.errors import KbError
+from core.paths import live_index, state_db
+from core.store import catalog
 from kb_cli.commands import add_data_dir
 from kb_cli.context import load_settings
 

@@ -21,9 +21,9 @@ from assistant.web import articles, auth, chat, insights, pages, review
 from assistant.web.pages import STATIC
 from assistant.web.runtime import open_web_kb
 from assistant.web.security import SecurityHeaders
+from core.errors import KbError
+from core.settings import Settings
 from ingest.embed import Embedder
-from ingest.errors import KbError
-from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
 #: Swagger UI's page starts itself with an inline script: allowed there and nowhere else

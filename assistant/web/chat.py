@@ -21,7 +21,7 @@ from assistant.types import Answer, Viewer
 from assistant.users import User
 from assistant.web.deps import AskUser, Kb
 from assistant.web.runtime import WebKb
-from ingest.errors import KbError
+from core.errors import KbError
 
 router = APIRouter(prefix="/api", tags=["chat"])
 

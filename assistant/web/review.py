@@ -13,7 +13,7 @@ from assistant import review_queue
 from assistant.users import User, may_view
 from assistant.web.deps import Kb, ReviewUser
 from assistant.web.runtime import WebKb
-from ingest.errors import KbError
+from core.errors import KbError
 from ingest.quality.queue import QueueItem
 
 router = APIRouter(prefix="/api", tags=["review"])

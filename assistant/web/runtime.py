@@ -23,11 +23,11 @@ from assistant.gaps import ensure_schema as ensure_gaps_schema
 from assistant.index import ArticleFacts
 from assistant.service import Assistant, open_assistant, open_index
 from assistant.web.ratelimit import LoginLimiter
-from ingest import catalog
+from core.paths import live_index, read_pointer, state_db
+from core.settings import Settings
+from core.store import catalog
 from ingest.embed import Embedder
-from ingest.paths import live_index, read_pointer, state_db
 from ingest.quality.policy import QualityPolicy
-from ingest.settings import Settings
 from ingest.types import Article
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from ingest.errors import ConfigError
+from core.errors import ConfigError
 from ingest.metadata import parse_date
 
 BUILTIN_TABLE = Path(__file__).with_name("lifecycle.yaml")

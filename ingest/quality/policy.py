@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from core.settings import Settings
 from ingest.metadata import BUILTIN_ALIASES
 from ingest.quality.lifecycle import LifecycleEntry, load_lifecycle
-from ingest.settings import Settings
 from ingest.types import Article
 
 SEVERITIES = ("high", "medium", "low")

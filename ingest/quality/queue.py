@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from core.store.flag_states import FlagState
 from ingest.quality.flag import SEVERITY_RANK
-from ingest.review import FlagState
 from ingest.types import Article, Flag
 
 

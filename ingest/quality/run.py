@@ -17,14 +17,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ingest import catalog
+from core.store import catalog
+from core.store.flag_states import ReconcileSummary, reconcile, reviewed_overrides
 from ingest.quality.dates import date_flags
 from ingest.quality.duplicates import article_vectors
 from ingest.quality.links import anchor_ids
 from ingest.quality.policy import DATE_KINDS, KINDS, QualityPolicy
 from ingest.quality.rules import kb_flags, sort_flags
 from ingest.quality.store import load_flags, save_flags
-from ingest.review import ReconcileSummary, reconcile, reviewed_overrides
 from ingest.types import Article, Flag
 
 

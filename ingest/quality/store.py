@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterable
 from datetime import date
 
-from ingest import catalog
+from core.store import catalog
 from ingest.types import Flag
 
 

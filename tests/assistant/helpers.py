@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from assistant.service import Assistant, open_assistant
-from ingest import catalog
-from ingest.paths import IndexPaths, live_index
+from core.paths import IndexPaths, live_index
+from core.store import catalog
 from ingest.run import IngestOptions, ingest_folder
 from ingest.vectors import open_collection
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.gaps import GapGroup, list_gaps, record_gap
-from ingest import catalog
+from core.store import catalog
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 
 from assistant import review_queue, usage
 from assistant.types import Answer, Citation
-from ingest import catalog
-from ingest.review import change_state, load_states, reconcile
+from core.store import catalog
+from core.store.flag_states import change_state, load_states, reconcile
 from ingest.types import Article
 
 ARTICLE = Article("email/mailbox-full.md", "email/mailbox-full.md", "Mailbox full", (), "h1",

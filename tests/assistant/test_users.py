@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from assistant import users
-from ingest import catalog
-from ingest.errors import KbError
+from core.errors import KbError
+from core.store import catalog
 
 
 @pytest.fixture

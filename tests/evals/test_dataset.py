@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import KbError
 from evals.dataset import DatasetError, Question, load_dataset
-from ingest.errors import KbError
 from ingest.run import discover
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest import catalog, vectors
-from ingest.paths import IndexPaths, live_index
+from core.paths import IndexPaths, live_index
+from core.store import catalog
+from ingest import vectors
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ingest"
 TEST_KB = DATA / "kb"

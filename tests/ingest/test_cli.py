@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from ingest import catalog
+from core.paths import live_index
+from core.store import catalog
 from ingest.embed import HashingEmbedder
-from ingest.paths import live_index
 from kb_cli.main import main
 from tests.ingest.helpers import TEST_KB_IDS
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from ingest import catalog
+from core.store import catalog
 from ingest.run import IngestOptions, IngestReport, ingest_folder
 from ingest.tokens import count_tokens
 from ingest.types import LoadFailure

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import ArticleError
+from core.errors import ArticleError
 from ingest.load import html_steps, is_article_file, load_article, unwrap_pdf_lines
 from ingest.types import Article, Block
 from tests.ingest.helpers import (

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from core.settings import Settings
 from ingest.load import load_article
 from ingest.metadata import as_list, normalise, parse_date, split_front_matter
-from ingest.settings import Settings
 from tests.ingest.helpers import TEST_KB, make_docx, make_pdf
 
 STEPS = [("Steps", 2, [("p", "Open the app and follow the prompts on the screen.")])]

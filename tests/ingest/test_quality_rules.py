@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import ConfigError
+from core.errors import ConfigError
 from ingest.load import load_article
 from ingest.quality import is_answerable_status, stale_info
 from ingest.quality.dates import obsolete_flag

@@ -7,13 +7,13 @@ import re
 from datetime import date
 from pathlib import Path
 
-from ingest import catalog
+from core.store import catalog
+from core.store.flag_states import load_states, mark_reviewed
 from ingest.quality.queue import build_queue
 from ingest.quality.report import age_histogram, build_health, render_html
 from ingest.quality.rules import article_flags
 from ingest.quality.run import apply_reviewed, current_flags, refresh_flags
 from ingest.quality.store import load_flags
-from ingest.review import load_states, mark_reviewed
 from ingest.run import IngestOptions, ingest_folder
 from tests.ingest.quality_helpers import AS_OF, POLICY, article
 

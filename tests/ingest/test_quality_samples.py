@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from ingest import catalog
+from core.store import catalog
 from ingest.quality.lifecycle import load_lifecycle
 from ingest.quality.policy import QualityPolicy
 from ingest.quality.run import refresh_flags

@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest import catalog
-from ingest.errors import KbError
-from ingest.quality.policy import KINDS
-from ingest.quality.queue import ArticleSignals, build_queue, effective_state
-from ingest.review import (
+from core.errors import KbError
+from core.store import catalog
+from core.store.flag_states import (
     change_state,
     history,
     load_states,
@@ -19,6 +17,8 @@ from ingest.review import (
     reconcile,
     reviewed_overrides,
 )
+from ingest.quality.policy import KINDS
+from ingest.quality.queue import ArticleSignals, build_queue, effective_state
 from ingest.types import Flag
 from tests.ingest.quality_helpers import article
 

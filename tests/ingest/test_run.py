@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from ingest import catalog
+from core.errors import KbError
+from core.store import catalog
 from ingest.embed import HashingEmbedder
-from ingest.errors import KbError
 from ingest.run import IngestOptions, IngestReport, ingest_folder
 from ingest.types import LoadFailure
 from tests.ingest.helpers import DATA, TEST_KB_IDS, Index

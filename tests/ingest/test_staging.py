@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from assistant.service import open_index
-from ingest import catalog, lexical
+from core.errors import KbError
+from core.paths import IndexPaths, live_index, read_pointer
+from core.store import catalog
+from ingest import lexical
 from ingest.embed import HashingEmbedder
-from ingest.errors import KbError
-from ingest.paths import IndexPaths, live_index, read_pointer
 from ingest.staging import create_stage, promote, record_stage_eval, rollback, stage_index
 from ingest.vectors import all_ids, open_collection
 from tests.assistant.helpers import (

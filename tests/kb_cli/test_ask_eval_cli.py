@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from core.paths import read_pointer
 from ingest.embed import HashingEmbedder
-from ingest.paths import read_pointer
 from ingest.staging import create_stage
 from kb_cli.main import main
 from tests.assistant.chat_server import chat_server

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest import catalog
-from ingest.paths import state_db
-from ingest.review import history
+from core.paths import state_db
+from core.store import catalog
+from core.store.flag_states import history
 from kb_cli.main import main
 
 AS_OF = "2026-11-25"

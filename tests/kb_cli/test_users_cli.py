@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from assistant import users
-from ingest import catalog
-from ingest.paths import state_db
+from core.paths import state_db
+from core.store import catalog
 from kb_cli.main import main
 
 

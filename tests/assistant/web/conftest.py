@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from assistant import users
-from ingest import catalog
-from ingest.paths import live_index, state_db
-from ingest.settings import Settings
+from core.paths import live_index, state_db
+from core.settings import Settings
+from core.store import catalog
 from ingest.vectors import open_collection
 from tests.assistant.helpers import KB_SAMPLES, build_index
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from assistant.web.runtime import LiveKb, LockedEmbedder
+from core.paths import write_pointer
+from core.settings import Settings
 from ingest.embed import HashingEmbedder
-from ingest.paths import write_pointer
-from ingest.settings import Settings
 from tests.assistant.helpers import PRINTER_ARTICLES, build_index, write_articles
 
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from assistant import users
-from ingest import catalog
-from ingest.paths import state_db
+from core.paths import state_db
+from core.store import catalog
 from tests.assistant.web.conftest import XSS_ARTICLE, Server, login
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from ingest.catalog import now_iso
-from ingest.errors import KbError
+from core.errors import KbError
+from core.store.catalog import now_iso
 from ingest.types import Flag
 
 STATES = ("open", "acknowledged", "fixed", "dismissed")

@@ -1,0 +1,1 @@
+"""What every layer shares: settings, errors, where data lives, and the stores."""
