@@ -9,12 +9,12 @@ it abstains and lists related articles instead.
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 
 from assistant.retrieve import EXACT
 from assistant.types import Answer, ArticleHit, Citation, Hit, Retrieval
+from core.store import catalog
 from ingest.lexical import tokenize
 from ingest.tokens import count_tokens
 
@@ -57,13 +57,12 @@ def split_units(text: str) -> list[str]:
 
 def _article_chunks(conn: sqlite3.Connection, top: ArticleHit) -> list[Hit]:
     """All chunks of the top article in reading order, as hits carrying its facts."""
-    rows = conn.execute("SELECT id, position, section, anchor, text FROM chunks "
-                        "WHERE article_id = ? ORDER BY position", (top.article_id,)).fetchall()
     t = top.hits[0]
-    return [Hit(cid, t.article_id, t.title, tuple(json.loads(section)), anchor, text, position,
+    return [Hit(cid, t.article_id, t.title, section, anchor, text, position,
                 0.0, url=t.url, last_reviewed=t.last_reviewed, stale=t.stale,
                 stale_reason=t.stale_reason)
-            for cid, position, section, anchor, text in rows]
+            for cid, (_, position, section, anchor, text)
+            in catalog.chunks_of(conn, top.article_id)]
 
 
 def _is_resolution(hit: Hit) -> bool:

@@ -3,7 +3,7 @@
 Block text goes through markdown-it with raw HTML disabled (so ``<script>`` in an article is
 shown as text) and then through nh3's allow-list, so no attribute such as ``onerror=`` and no
 ``javascript:`` link can reach a page. Section anchors are ``ingest.chunk.slugify`` of the
-section's heading, the same as :attr:`ingest.types.Chunk.anchor`.
+section's heading, the same as :attr:`core.types.Chunk.anchor`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from itertools import groupby
 import nh3
 from markdown_it import MarkdownIt
 
+from core.types import Article, Block
 from ingest.chunk import slugify
-from ingest.types import Article, Block
 
 ALLOWED_TAGS = {"p", "a", "strong", "em", "code", "pre", "ol", "ul", "li", "br", "h2", "h3",
                 "h4", "h5", "h6", "table", "thead", "tbody", "tr", "th", "td", "blockquote"}

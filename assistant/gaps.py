@@ -9,15 +9,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from core.store.catalog import now_iso
+from core.store.db import now_iso
 from ingest.lexical import tokenize
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS gaps (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, question TEXT NOT NULL, reason TEXT NOT NULL,
-    asked_by TEXT, confidence REAL, asked_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS gaps_at ON gaps(asked_at);
-"""
 
 
 @dataclass(frozen=True)
@@ -29,13 +22,8 @@ class GapGroup:
     last_asked: str
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA)
-
-
 def record_gap(conn: sqlite3.Connection, question: str, reason: str = "not_covered",
                asked_by: str | None = None, confidence: float | None = None) -> None:
-    ensure_schema(conn)
     with conn:
         conn.execute("INSERT INTO gaps (question, reason, asked_by, confidence, asked_at) "
                      "VALUES (?,?,?,?,?)", (question.strip()[:2000], reason, asked_by,
@@ -50,7 +38,6 @@ def _similar(a: set[str], b: set[str]) -> bool:
 
 def list_gaps(conn: sqlite3.Connection, limit: int = 100) -> list[GapGroup]:
     """Group recorded questions by similarity; largest groups first."""
-    ensure_schema(conn)
     rows = conn.execute("SELECT question, reason, asked_at FROM gaps ORDER BY asked_at DESC "
                         "LIMIT 5000").fetchall()
     groups: list[dict] = []

@@ -7,7 +7,6 @@ catalog's fingerprint changed (a new ingest or a promotion).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,21 +16,9 @@ import numpy as np
 
 from core.paths import IndexPaths
 from core.store import catalog
+from core.types import ArticleFacts
+from core.visibility import Audience, visible
 from ingest import lexical, matrix
-
-
-@dataclass(frozen=True)
-class ArticleFacts:
-    id: str
-    title: str
-    groups: frozenset[str]
-    products: tuple[str, ...]
-    category: str
-    status: str
-    last_reviewed: date | None
-    valid_until: date | None
-    url: str | None
-    owner: str | None
 
 
 @dataclass
@@ -78,14 +65,10 @@ class SearchIndex:
 
     def _visible(self, groups: frozenset[str], as_of: date, product: str | None,
                  category: str | None) -> np.ndarray:
-        wanted = {g.lower() for g in groups}
+        audience = Audience(groups)
         mask = np.zeros(len(self.articles), dtype=bool)
         for row, art in enumerate(self.articles):
-            if art.status != "published":
-                continue
-            if art.valid_until is not None and art.valid_until < as_of:
-                continue
-            if art.groups and not ({g.lower() for g in art.groups} & wanted):
+            if not visible(audience, art, as_of):
                 continue
             if product and not any(product.lower() in p.lower() for p in art.products):
                 continue
@@ -95,24 +78,11 @@ class SearchIndex:
         return mask
 
 
-def _facts(row: sqlite3.Row) -> ArticleFacts:
-    return ArticleFacts(
-        id=row["id"], title=row["title"], groups=frozenset(json.loads(row["groups"])),
-        products=tuple(json.loads(row["products"])), category=row["category"] or "",
-        status=row["status"],
-        last_reviewed=date.fromisoformat(row["last_reviewed"]) if row["last_reviewed"] else None,
-        valid_until=date.fromisoformat(row["valid_until"]) if row["valid_until"] else None,
-        url=row["url"], owner=row["owner"])
-
-
 def load_index(paths: IndexPaths, conn: sqlite3.Connection, collection: Any) -> SearchIndex:
     """Read everything retrieval needs into memory (a few seconds for ~45k chunks)."""
-    rows = conn.execute("SELECT id, title, groups, products, category, status, last_reviewed, "
-                        "valid_until, url, owner FROM articles ORDER BY id").fetchall()
-    articles = [_facts(r) for r in rows]
+    articles = catalog.article_facts(conn)
     article_row = {a.id: i for i, a in enumerate(articles)}
-    chunk_rows = {r[0]: (r[1], r[2], tuple(json.loads(r[3])), r[4], r[5]) for r in conn.execute(
-        "SELECT id, article_id, position, section, anchor, text FROM chunks")}
+    chunk_rows = catalog.chunk_rows(conn)
     fingerprint = catalog.get_kv(conn, "fingerprint", "") or ""
     bm25, ids, bm25_fp = lexical.load(paths.bm25) if (paths.bm25 / "ids.json").exists() \
         else (None, [], "")

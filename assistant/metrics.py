@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from assistant.index import SearchIndex
+from core.visibility import Audience, in_service, visible
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -38,8 +39,9 @@ def per_day(conn: sqlite3.Connection, as_of: date, days: int) -> list[dict[str, 
 
 def kpis(conn: sqlite3.Connection, index: SearchIndex, as_of: date,
          stale_check: Callable[[str], tuple[bool, str | None]],
-         open_flags: Mapping[str, int], days: int = 30) -> dict[str, Any]:
-    """Everything the dashboard shows, as one JSON-ready dict."""
+         open_flags: Mapping[str, int], audience: Audience, days: int = 30) -> dict[str, Any]:
+    """Everything the dashboard shows, as one JSON-ready dict, on the articles ``audience``
+    may see (a restricted article's title and counts stay with its groups)."""
     total, answered, stale_cited = conn.execute(
         "SELECT count(*), coalesce(sum(answered), 0), coalesce(sum(stale_cited), 0) "
         "FROM answers").fetchone()
@@ -51,8 +53,9 @@ def kpis(conn: sqlite3.Connection, index: SearchIndex, as_of: date,
     latencies = sorted(r[0] for r in conn.execute(
         "SELECT latency_ms FROM answers WHERE latency_ms IS NOT NULL ORDER BY asked_at DESC "
         "LIMIT 1000"))
-    titles = {a.id: a.title for a in index.articles}
-    published = [a for a in index.articles if a.status == "published"]
+    shown = [a for a in index.articles if visible(audience, a, as_of)]
+    titles = {a.id: a.title for a in shown}
+    published = [a for a in shown if in_service(a, as_of)]
     return {
         "as_of": as_of.isoformat(), "days": days,
         "totals": {
@@ -64,9 +67,9 @@ def kpis(conn: sqlite3.Connection, index: SearchIndex, as_of: date,
         },
         "per_day": per_day(conn, as_of, days),
         "most_cited": [{"article_id": a, "title": titles.get(a, a), "count": n}
-                       for a, n in cited.most_common(10)],
+                       for a, n in cited.most_common() if a in titles][:10],
         "health": {
-            "articles": len(index.articles), "published": len(published),
+            "articles": len(shown), "published": len(published),
             "restricted": sum(1 for a in published if a.groups),
             "stale": sum(1 for a in published if stale_check(a.id)[0]),
             "open_flags": sum(open_flags.values()), "open_flags_by_kind": dict(open_flags),

@@ -9,65 +9,38 @@ a confidence of their own (a logistic score fitted on answerable vs unanswerable
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from assistant.calibration import Calibration
 from assistant.index import SearchIndex
 from assistant.types import ArticleHit, Hit, Retrieval, Viewer
 from ingest.embed import Embedder
 from ingest.lexical import tokenize
-from ingest.vectors import group_key
 
 EXACT = re.compile(r"^(?=.*\d)[a-z0-9]+(?:[.\-_][a-z0-9]+)*$")
 
-#: hand-set starting weights, used when assistant/calibration.json is absent
-FALLBACK_WEIGHTS = {"dense": 1.0, "dense2": 0.15, "lexical": 0.35, "title": 0.25, "exact": 0.2}
-FALLBACK_CONFIDENCE = {"dense": 9.0, "lexical": 1.0, "title": 1.5, "exact": 0.5, "margin": 3.0,
-                       "bias": -5.2}
-CALIBRATION = Path(__file__).with_name("calibration.json")
-
-
-def load_calibration(path: Path = CALIBRATION) -> dict:
-    """Weights and confidence fitted by ``python -m evals.calibrate`` (see README)."""
-    if path.exists():
-        return json.loads(path.read_text())
-    return {"weights": FALLBACK_WEIGHTS, "confidence": FALLBACK_CONFIDENCE, "threshold": 0.5}
-
-
-_CALIBRATED = load_calibration()
-DEFAULT_WEIGHTS = dict(_CALIBRATED["weights"])
-DEFAULT_CONFIDENCE = dict(_CALIBRATED["confidence"])
-DEFAULT_THRESHOLD = float(_CALIBRATED.get("threshold", 0.5))
-
-
 @dataclass(frozen=True)
 class RetrievalParams:
+    """How candidates are scored: weights and confidence from a :class:`Calibration`."""
+
+    weights: dict[str, float]
+    confidence: dict[str, float]
     candidates: int = 40
-    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    confidence: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_CONFIDENCE))
     stale_penalty: float = 0.97
+
+    @classmethod
+    def from_calibration(cls, calibration: Calibration) -> RetrievalParams:
+        return cls(dict(calibration.weights), dict(calibration.confidence))
 
 
 StaleCheck = Callable[[str], tuple[bool, str | None]]
-
-
-def chroma_filter(viewer: Viewer, as_of: date) -> dict:
-    """kb's visibility rules as a Chroma ``where`` (the slow path the benchmark compares to)."""
-    groups = sorted(viewer.groups)
-    who = ({"public": True} if not groups else
-           {"$or": [{"public": True}, *({group_key(g): True} for g in groups)]})
-    clauses: list[dict[str, Any]] = [who, {"status": "published"},
-               {"valid_until": {"$gte": int(as_of.strftime("%Y%m%d"))}}]
-    return {"$and": clauses}
 
 
 def _dense(index: SearchIndex, q_vec: np.ndarray, mask: np.ndarray, n: int,
@@ -127,10 +100,9 @@ def _sigmoid(x: float) -> float:
 
 
 def retrieve(index: SearchIndex, embedder: Embedder, question: str, viewer: Viewer,
-             as_of: date, k: int = 5, params: RetrievalParams | None = None,
+             as_of: date, k: int, params: RetrievalParams,
              stale_check: StaleCheck | None = None) -> Retrieval:
     """The top ``k`` articles for the question that this viewer may see, best first."""
-    params = params or RetrievalParams()
     mask = index.visible_articles(viewer.groups, as_of, viewer.product, viewer.category)
     if not mask.any():
         return Retrieval(question, (), 0.0)
@@ -199,4 +171,4 @@ def confidence_features(ranked: list[ArticleHit]) -> dict[str, float]:
     return {**top.features, "margin": margin}
 
 
-__all__ = ["RetrievalParams", "chroma_filter", "confidence", "retrieve"]
+__all__ = ["RetrievalParams", "confidence", "retrieve"]

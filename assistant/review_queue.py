@@ -1,13 +1,13 @@
-"""The owners' review queue for the web app: a thin adapter over ``core.store.flag_states`` and
-``ingest.quality``, adding what agents' feedback brings.
+"""The owners' review queue, for ``kb flags`` and the web app alike.
 
-* Flags are the catalog's (date kinds recomputed as of today, honouring "marked reviewed"),
-  plus one ``reported`` flag per article and report kind ("wrong", "outdated") opened by
-  agents' reports on citations.
-* States, actions and history are ``core.store.flag_states``'s; reassigning an owner is kept here
-  (``owner_assignments``) and shown in the history.
+* Flags are the catalog's (date kinds recomputed as of the day asked, honouring "marked
+  reviewed"), plus one ``reported`` flag per article and report kind ("wrong", "outdated")
+  opened by agents' reports on citations.
+* States and history are ``core.store.flag_states``'s; owners' actions go through
+  ``assistant.review_actions.apply_action``; owner reassignments are applied to the articles
+  here, so ``kb flags --owner`` and the web queue filter on the same owners.
 * Usage and feedback counts (``assistant.usage.article_signals``: citations; not-helpful
-  votes plus reports as negative feedback) order the queue, as in ``kb flags``.
+  votes plus reports as negative feedback) order the queue.
 """
 
 from __future__ import annotations
@@ -19,47 +19,27 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from assistant.usage import article_signals
-from assistant.usage import ensure_schema as ensure_usage_schema
 from core.errors import KbError
-from core.store.catalog import now_iso
 from core.store.flag_states import (
     ACTIVE,
     SYSTEM,
     change_state,
     history,
     load_states,
-    mark_reviewed,
     reviewed_overrides,
 )
-from core.store.flag_states import ensure_schema as ensure_review_schema
-from ingest.quality.policy import DATE_KINDS, QualityPolicy
+from core.types import Article, Flag
+from ingest.quality.policy import QualityPolicy
 from ingest.quality.queue import ArticleSignals, QueueItem, build_queue
 from ingest.quality.run import current_flags
-from ingest.types import Article, Flag
 
 REPORTED = "reported"
-ACTIONS = ("acknowledge", "dismiss", "reviewed", "reassign", "reopen")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS owner_assignments (
-    article_id TEXT PRIMARY KEY, owner TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS owner_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL, from_owner TEXT,
-    to_owner TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL);
-"""
-
 
 @dataclass(frozen=True)
 class Filters:
     kind: str | None = None
     owner: str | None = None
     state: str | None = None
-
-
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    ensure_usage_schema(conn)
-    ensure_review_schema(conn)
-    conn.executescript(SCHEMA)
 
 
 def queue_signals(state: sqlite3.Connection) -> dict[str, ArticleSignals]:
@@ -151,48 +131,13 @@ def queue(index_conn: sqlite3.Connection, state: sqlite3.Connection,
 
 
 def filter_items(items: Iterable[QueueItem], filters: Filters) -> list[QueueItem]:
-    """Items of a kind, of an owner (case-insensitive), in a state (``active`` = open or
-    acknowledged); ``None`` filters nothing."""
+    """Items of a kind, of an owner (case-insensitive; ``none``: no owner), in a state
+    (``active`` = open or acknowledged); ``None`` filters nothing."""
     return [i for i in items
             if (not filters.kind or i.flag.kind == filters.kind)
-            and (not filters.owner or (i.owner or "").lower() == filters.owner.lower())
+            and (not filters.owner or (i.owner or "none").lower() == filters.owner.lower())
             and (not filters.state or i.state == filters.state
                  or (filters.state == "active" and i.state in ACTIVE))]
-
-
-def apply_action(state: sqlite3.Connection, item: QueueItem, article: Article, action: str,
-                 by: str, reason: str | None = None, owner: str | None = None,
-                 today: date | None = None) -> None:
-    """acknowledge, dismiss (needs a reason), reviewed, reassign (needs an owner), reopen."""
-    flag, note = item.flag, (reason or "").strip() or None
-    if action == "acknowledge":
-        change_state(state, [flag], "acknowledged", by, note, article.content_hash)
-    elif action == "dismiss":
-        change_state(state, [flag], "dismissed", by, note, article.content_hash)
-    elif action == "reopen":
-        change_state(state, [flag], "open", by, note, article.content_hash)
-    elif action == "reviewed":
-        mark_reviewed(state, article.id, today or date.today(), by, article.content_hash)
-        states = load_states(state, article.id)
-        settled = [s.flag for s in states.values() if s.state in ("open", "acknowledged")
-                   and (s.flag.kind in DATE_KINDS or s.flag.kind == REPORTED)]
-        change_state(state, {f.key: f for f in [flag, *settled]}.values(), "fixed", by,
-                     note or "article marked reviewed", article.content_hash)
-    elif action == "reassign":
-        reassign(state, article, (owner or "").strip(), by)
-    else:
-        raise KbError(f"unknown action {action!r}: one of {', '.join(ACTIONS)}")
-
-
-def reassign(state: sqlite3.Connection, article: Article, owner: str, by: str) -> None:
-    if not owner or len(owner) > 200:
-        raise KbError("reassign needs the new owner (1-200 characters)")
-    at = now_iso()
-    with state:
-        state.execute("INSERT OR REPLACE INTO owner_assignments VALUES (?,?,?,?)",
-                      (article.id, owner, by, at))
-        state.execute("INSERT INTO owner_events (article_id, from_owner, to_owner, by, at) "
-                      "VALUES (?,?,?,?,?)", (article.id, article.owner, owner, by, at))
 
 
 def article_history(state: sqlite3.Connection, article_id: str) -> list[dict]:
@@ -205,8 +150,6 @@ def article_history(state: sqlite3.Connection, article_id: str) -> list[dict]:
         events.append({"at": at, "by": by, "kind": "owner", "from_state": old, "to_state": new,
                        "note": f"owner reassigned to {new}"})
     return sorted(events, key=lambda e: e["at"])
-
-
 
 
 def open_report_flag(state: sqlite3.Connection, article: Article, kind: str, by: str,
@@ -223,11 +166,12 @@ def open_report_flag(state: sqlite3.Connection, article: Article, kind: str, by:
 
 
 def article_queue(index_conn: sqlite3.Connection, state: sqlite3.Connection, article: Article,
-                  policy: QualityPolicy, as_of: date) -> list[QueueItem]:
+                  policy: QualityPolicy, as_of: date, include_fixed: bool = False,
+                  ) -> list[QueueItem]:
     """The queue items of one article (its current flags with their states)."""
     current = effective_articles(state, [article])
     flags = [f for f in current_flags(index_conn, policy, as_of, list(current.values()))
              if f.article_id == article.id]
     flags += reported_flags(state, current)
     return build_queue(flags, load_states(state, article.id), current, queue_signals(state),
-                       include_fixed=False)
+                       include_fixed=include_fixed)

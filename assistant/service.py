@@ -13,13 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answer import extractive_answer
+from assistant.calibration import Calibration, load_calibration
 from assistant.gaps import record_gap
 from assistant.index import SearchIndex, load_index
-from assistant.retrieve import DEFAULT_THRESHOLD, RetrievalParams, retrieve
+from assistant.retrieve import RetrievalParams, retrieve
 from assistant.types import Answer, Retrieval, Viewer
 from core.errors import KbError
 from core.paths import IndexPaths, live_index, state_db
+from core.settings import Settings
 from core.store import catalog
+from core.store import state as state_store
 from ingest.embed import Embedder
 from ingest.quality import QualityPolicy, stale_info
 from ingest.quality.dates import obsolete_flag
@@ -34,6 +37,7 @@ class Assistant:
     embedder: Embedder
     state: sqlite3.Connection
     threshold: float
+    params: RetrievalParams
     stale_days: int
     llm: Any = None
     policy: QualityPolicy | None = None
@@ -76,19 +80,34 @@ def open_index(paths: IndexPaths) -> SearchIndex:
 
 def open_assistant(data_dir: Path, embedder: Embedder, threshold: float | None = None,
                    stale_days: int = 365, llm: Any = None,
-                   policy: QualityPolicy | None = None) -> Assistant:
-    paths = live_index(data_dir, create=False)
-    index = open_index(paths)
-    state = catalog.connect(state_db(data_dir))
+                   policy: QualityPolicy | None = None,
+                   calibration: Calibration | None = None,
+                   paths: IndexPaths | None = None) -> Assistant:
+    """Open the index (default: the live one), the state DB and the calibration (default:
+    the shipped one); ``threshold`` overrides the calibration's."""
+    calibration = calibration or load_calibration()
+    index = open_index(paths or live_index(data_dir, create=False))
+    state = state_store.connect(state_db(data_dir))
     return Assistant(data_dir, index, embedder, state,
-                     DEFAULT_THRESHOLD if threshold is None else threshold, stale_days, llm,
-                     policy)
+                     calibration.threshold if threshold is None else threshold,
+                     RetrievalParams.from_calibration(calibration), stale_days, llm, policy)
+
+
+def assistant_from_settings(settings: Settings, embedder: Embedder, llm: Any = None,
+                            paths: IndexPaths | None = None) -> Assistant:
+    """:func:`open_assistant` with everything the settings say (threshold, staleness policy,
+    calibration file): what ``kb ask``, ``kb eval`` and ``kb serve`` open."""
+    from ingest.quality.policy import policy_from_settings
+
+    return open_assistant(settings.data_dir, embedder, settings.abstain_threshold,
+                          settings.stale_days, llm, policy_from_settings(settings),
+                          load_calibration(settings.calibration_file), paths)
 
 
 def run_retrieval(assistant: Assistant, question: str, viewer: Viewer, as_of: date,
                   k: int = 5, params: RetrievalParams | None = None) -> Retrieval:
-    return retrieve(assistant.index, assistant.embedder, question, viewer, as_of, k, params,
-                    assistant.stale_check(as_of))
+    return retrieve(assistant.index, assistant.embedder, question, viewer, as_of, k,
+                    params or assistant.params, assistant.stale_check(as_of))
 
 
 def ask(assistant: Assistant, question: str, viewer: Viewer, as_of: date, k: int = 5,

@@ -16,24 +16,10 @@ from dataclasses import dataclass
 from assistant.gaps import record_gap
 from assistant.types import Answer
 from core.errors import KbError
-from core.store.catalog import now_iso
+from core.store.db import now_iso
 
 REPORT_KINDS = ("wrong", "outdated")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
-    id TEXT PRIMARY KEY, asked_at TEXT NOT NULL, asked_by TEXT, question TEXT NOT NULL,
-    answered INTEGER NOT NULL, confidence REAL, cited TEXT NOT NULL, stale_cited INTEGER NOT NULL,
-    latency_ms REAL);
-CREATE INDEX IF NOT EXISTS answers_at ON answers(asked_at);
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, answer_id TEXT NOT NULL, given_by TEXT,
-    helpful INTEGER NOT NULL, comment TEXT, given_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS reports (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, answer_id TEXT NOT NULL, article_id TEXT NOT NULL,
-    kind TEXT NOT NULL, comment TEXT, reported_by TEXT, reported_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS reports_article ON reports(article_id);
-"""
 
 
 @dataclass(frozen=True)
@@ -53,10 +39,6 @@ class ArticleSignals:
     helpful: int = 0
     not_helpful: int = 0
     reports: int = 0
-
-
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA)
 
 
 def log_answer(conn: sqlite3.Connection, answer: Answer, asked_by: str | None,

@@ -19,7 +19,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.errors import KbError
-from core.store.catalog import now_iso
+from core.store.db import now_iso
+from core.visibility import Audience
 
 ROLES = ("agent", "owner", "lead", "admin")
 #: what each role may do; every page and API route names one of these
@@ -33,17 +34,6 @@ DEMO_USERS = (("demo-agent", "agent"), ("demo-owner", "owner"), ("demo-admin", "
 TOKEN_PREFIX = "kb_"
 SESSION_HOURS = 12
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY, role TEXT NOT NULL, groups TEXT NOT NULL,
-    password_hash TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS api_tokens (
-    digest TEXT PRIMARY KEY, name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
-    created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (
-    digest TEXT PRIMARY KEY, name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
-    expires_at TEXT NOT NULL);
-"""
 
 _hasher = PasswordHasher()
 #: verified against when the user does not exist, so timing does not tell names apart
@@ -58,10 +48,6 @@ class User:
 
     def can(self, permission: str) -> bool:
         return self.role in PERMISSIONS[permission]
-
-
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA)
 
 
 def _digest(secret: str) -> str:
@@ -83,7 +69,6 @@ def generate_password() -> str:
 def add_user(conn: sqlite3.Connection, name: str, role: str, groups: frozenset[str],
              password: str) -> User:
     """Create a user; the name must be new, the role known and the password 8+ characters."""
-    ensure_schema(conn)
     name = name.strip()
     if not name or len(name) > 64 or any(c.isspace() for c in name):
         raise KbError(f"user name {name!r}: 1-64 characters, no spaces")
@@ -100,14 +85,12 @@ def add_user(conn: sqlite3.Connection, name: str, role: str, groups: frozenset[s
 
 
 def get_user(conn: sqlite3.Connection, name: str) -> User | None:
-    ensure_schema(conn)
     row = conn.execute("SELECT name, role, groups FROM users WHERE name = ?", (name,)).fetchone()
     return _row_user(row) if row else None
 
 
 def list_users(conn: sqlite3.Connection) -> list[tuple[User, int]]:
     """Every user with the number of API tokens they hold."""
-    ensure_schema(conn)
     rows = conn.execute("SELECT u.name, u.role, u.groups, count(t.digest) FROM users u "
                         "LEFT JOIN api_tokens t ON t.name = u.name GROUP BY u.name "
                         "ORDER BY u.name").fetchall()
@@ -115,7 +98,6 @@ def list_users(conn: sqlite3.Connection) -> list[tuple[User, int]]:
 
 
 def remove_user(conn: sqlite3.Connection, name: str) -> None:
-    ensure_schema(conn)
     with conn:
         conn.execute("DELETE FROM api_tokens WHERE name = ?", (name,))
         conn.execute("DELETE FROM sessions WHERE name = ?", (name,))
@@ -126,7 +108,6 @@ def remove_user(conn: sqlite3.Connection, name: str) -> None:
 
 def authenticate(conn: sqlite3.Connection, name: str, password: str) -> User | None:
     """The user if the password matches; None otherwise (same work either way)."""
-    ensure_schema(conn)
     row = conn.execute("SELECT name, role, groups, password_hash FROM users WHERE name = ?",
                        (name,)).fetchone()
     try:
@@ -209,17 +190,9 @@ def load_secret(data_dir: Path, configured: str | None) -> str:
     return secret
 
 
-def viewer_groups(user: User) -> frozenset[str]:
-    """The groups answers are filtered by: the user's own."""
-    return user.groups
-
-
-def may_view(user: User, article_groups: frozenset[str] | tuple[str, ...], status: str) -> bool:
-    """May this user open the article? Admins see everything; others need a shared group when
-    the article is restricted, and agents and leads only see published articles."""
-    if user.role == "admin":
-        return True
-    wanted = {g.lower() for g in article_groups}
-    if wanted and not (wanted & {g.lower() for g in user.groups}):
-        return False
-    return status == "published" or user.role == "owner"
+def reader(user: User) -> Audience:
+    """What the user may open (article pages, the review queue, the dashboard): admins every
+    article, owners out-of-service ones too, within their groups. Answers are not this: they
+    follow the asker's groups alone, for every role (``Audience(user.groups)``)."""
+    return Audience(user.groups, all_groups=user.role == "admin",
+                    out_of_service=user.role in ("owner", "admin"))

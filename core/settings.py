@@ -21,7 +21,6 @@ class Settings(BaseSettings):
         description="Local sentence-transformers model dir; default: the packaged MiniLM"
     )
     chunk_tokens: int = 180
-    chunk_overlap_tokens: int = 0
     max_file_mb: float = 20.0
     embed_batch_size: int = 32
     # "sentence-transformers" (the real model) or "hashing" (deterministic, for tests and demos)
@@ -43,8 +42,9 @@ class Settings(BaseSettings):
     duplicate_similarity: float = 0.90
     duplicate_overlap: float = 0.45
     # retrieval / answers
-    top_k: int = 5
     abstain_threshold: float | None = None
+    # the fitted weights and threshold; default: assistant/calibration.json (shipped)
+    calibration_file: Path | None = None
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
     llm_api_key: str | None = None

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.retrieve import RetrievalParams, confidence_features, rank_score
+from assistant.calibration import SHIPPED
+from assistant.retrieve import confidence_features, rank_score
 from assistant.service import open_assistant, run_retrieval
 from assistant.types import Viewer
 from evals.dataset import load_dataset
@@ -33,7 +34,7 @@ from ingest.embed import SentenceTransformerEmbedder
 
 RANK_FEATURES = ["dense", "dense2", "lexical", "lex_raw", "title", "coverage", "exact"]
 CONF_FEATURES = ["dense", "lexical", "lex_raw", "title", "coverage", "exact", "margin"]
-OUT = Path(__file__).resolve().parents[1] / "assistant" / "calibration.json"
+OUT = SHIPPED
 
 
 def _logistic(x: np.ndarray, y: np.ndarray, l2: float, bias: bool) -> np.ndarray:
@@ -47,7 +48,7 @@ def _logistic(x: np.ndarray, y: np.ndarray, l2: float, bias: bool) -> np.ndarray
 
 
 def collect(assistant, questions, as_of):  # noqa: ANN001, ANN201
-    params = replace(RetrievalParams(), candidates=40)
+    params = replace(assistant.params, candidates=40)
     out = []
     for q in questions:
         r = run_retrieval(assistant, q.question, Viewer(), as_of, k=30, params=params)

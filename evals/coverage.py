@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import date
 from typing import Any
 
 from assistant.index import SearchIndex
+from core.visibility import in_service
 
 
-def coverage(rows: list[dict[str, Any]], index: SearchIndex,
-             stale_ids: set[str]) -> dict[str, Any]:
+def coverage(rows: list[dict[str, Any]], index: SearchIndex, stale_ids: set[str],
+             as_of: date) -> dict[str, Any]:
     retrieved = {a for r in rows for a in r["retrieved"]}
     gaps = [{"id": r["id"], "question": r["question"], "confidence": r["confidence"],
              "reason": "abstained" if r.get("answered") is False else "gold not in top 10"}
             for r in rows if r["answerable"] and (r.get("answered") is False
                                                   or r.get("recall@10", 0) == 0)]
-    published = [a for a in index.articles if a.status == "published"]
+    published = [a for a in index.articles if in_service(a, as_of)]
     never = [a for a in published if a.id not in retrieved]
     per_cat: dict[str, dict[str, int]] = defaultdict(lambda: {"articles": 0, "never": 0})
     for a in published:

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from core.types import Article, Block, Chunk
 from ingest.tokens import ENCODING_NAME, count_tokens
-from ingest.types import Article, Block, Chunk
 
 MIN_BUDGET = 48
 

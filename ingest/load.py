@@ -1,4 +1,4 @@
-"""Turn a file into an :class:`~ingest.types.Article`.
+"""Turn a file into an :class:`~core.types.Article`.
 
 ``unstructured`` partitions the body of every format into elements; metadata comes from the
 format's own place (YAML front matter, ``<meta>`` tags, DOCX core properties, PDF document info)
@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ArticleError
+from core.types import Article, Block
 from ingest.metadata import BUILTIN_ALIASES, as_list, normalise, read_sidecar, split_front_matter
-from ingest.types import Article, Block
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")

@@ -9,7 +9,6 @@ refers to; the next run deletes them before doing anything else.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import sqlite3
 import sys
@@ -21,11 +20,12 @@ from typing import Any
 
 from core.errors import ArticleError, KbError
 from core.store import catalog
+from core.store.db import now_iso
+from core.types import Article, Chunk, LoadFailure
 from ingest import lexical, matrix, vectors
 from ingest.chunk import chunk_article
 from ingest.embed import Embedder
 from ingest.load import LOADER_VERSION, is_article_file, load_article, sidecar_path
-from ingest.types import Article, Chunk, LoadFailure
 
 log = logging.getLogger(__name__)
 BATCH_CHUNKS = 256
@@ -104,93 +104,110 @@ def _flush(batch: list[tuple[Article, list[Chunk]]], conn: sqlite3.Connection,
 
 
 def rebuild_lexical(conn: sqlite3.Connection, out_dir: Path) -> str:
-    rows = conn.execute(
-        "SELECT c.id, a.title, c.section, c.text FROM chunks c JOIN articles a "
-        "ON a.id = c.article_id ORDER BY c.article_id, c.position").fetchall()
-    ids = [r[0] for r in rows]
+    """Rebuild BM25 over every chunk; returns the index fingerprint (a hash of the chunk ids)."""
+    docs = catalog.lexical_documents(conn)
+    ids = [d[0] for d in docs]
     fingerprint = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
-    texts = [f"{r[1]}\n{' '.join(json.loads(r[2]))}\n{r[3]}" for r in rows]
+    texts = [f"{title}\n{' '.join(section)}\n{text}" for _, title, section, text in docs]
     lexical.build(ids, texts, out_dir, fingerprint)
     return fingerprint
 
 
-def ingest_folder(root: Path, conn: sqlite3.Connection, collection: Any, embedder: Embedder,
-                  bm25_dir: Path, options: IngestOptions,
-                  on_progress: Callable[[int, int], None] | None = None) -> IngestReport:
-    """Bring the index in line with the folder; returns what changed and what failed."""
-    started = time.monotonic()
+@dataclass
+class _Scan:
+    """What one pass over the folder found: changed articles to write, paths seen, ids."""
+
+    root: Path
+    known: dict[str, tuple[str, str]]  # path -> (article id, content hash) in the catalog
+    seen: set[str] = field(default_factory=set)
+    ids_taken: dict[str, str] = field(default_factory=dict)  # article id -> path
+    current: dict[str, str] = field(default_factory=dict)  # path -> its article id now
+
+
+def check_can_ingest(root: Path, conn: sqlite3.Connection, embedder: Embedder) -> None:
     if not root.is_dir():
         raise KbError(f"{root}: not a folder")
     model = catalog.get_kv(conn, "model")
     if model and model != embedder.name:
         raise KbError(f"this index was built with the model {model!r}, not {embedder.name!r}: "
                       "ingest into a new --data-dir")
-    report = IngestReport()
-    orphans = remove_orphans(conn, collection)
-    if orphans:
-        log.info("removed %d vectors left by an interrupted run", orphans)
-    known = catalog.article_hashes(conn)
-    files = list(discover(root))
-    if not files and known and not options.allow_empty:
-        raise KbError(f"{root}: no article files found; refusing to remove all {len(known)} "
-                      "indexed articles (is this the right folder? --allow-empty to do it)")
-    seen_paths: set[str] = set()
-    ids_taken: dict[str, str] = {aid: p for p, (aid, _) in known.items()}
-    current: dict[str, str] = {p: aid for p, (aid, _) in known.items()}  # path -> its id now
+
+
+def read_changed(path: Path, scan: _Scan, options: IngestOptions, report: IngestReport,
+                 ) -> tuple[Article, list[Chunk]] | None:
+    """The article and chunks of a new or changed file; None when unchanged or failed (the
+    failure is added to ``report``)."""
+    rel = path.relative_to(scan.root).as_posix()
+    scan.seen.add(rel)
+    try:
+        if rel in scan.known and scan.known[rel][1] == file_hash(path):
+            report.unchanged += 1
+            return None
+        article = load_article(path, scan.root, options.max_file_bytes, options.aliases)
+    except ArticleError as exc:
+        report.failed.append(LoadFailure(exc.path, exc.reason))
+        return None
+    except OSError as exc:
+        report.failed.append(LoadFailure(rel, f"cannot be read ({exc.strerror})"))
+        return None
+    owner_path = scan.ids_taken.get(article.id)
+    if owner_path is not None and owner_path != rel:
+        report.failed.append(LoadFailure(rel, f"id {article.id!r} is already used by "
+                                              f"{owner_path}"))
+        return None
+    scan.ids_taken[article.id] = rel
+    chunks = chunk_article(article, options.chunk_tokens)
+    if not chunks:
+        report.failed.append(LoadFailure(rel, "has no text to index"))
+        return None
+    if rel in scan.known:
+        report.updated += 1
+    else:
+        report.added += 1
+    report.changed_ids.append(article.id)
+    scan.current[rel] = article.id
+    return article, chunks
+
+
+def write_changed(files: list[Path], scan: _Scan, conn: sqlite3.Connection, collection: Any,
+                  embedder: Embedder, options: IngestOptions, report: IngestReport,
+                  on_progress: Callable[[int, int], None] | None) -> None:
+    """Read every file, embedding and storing changed articles in batches."""
     batch: list[tuple[Article, list[Chunk]]] = []
     pending = 0
     for number, path in enumerate(files, start=1):
-        rel = path.relative_to(root).as_posix()
-        seen_paths.add(rel)
         if on_progress:
             on_progress(number, len(files))
-        try:
-            if rel in known and known[rel][1] == file_hash(path):
-                report.unchanged += 1
-                continue
-            article = load_article(path, root, options.max_file_bytes, options.aliases)
-        except ArticleError as exc:
-            report.failed.append(LoadFailure(exc.path, exc.reason))
+        changed = read_changed(path, scan, options, report)
+        if changed is None:
             continue
-        except OSError as exc:
-            report.failed.append(LoadFailure(rel, f"cannot be read ({exc.strerror})"))
-            continue
-        owner_path = ids_taken.get(article.id)
-        if owner_path is not None and owner_path != rel:
-            report.failed.append(LoadFailure(rel, f"id {article.id!r} is already used by "
-                                                  f"{owner_path}"))
-            continue
-        ids_taken[article.id] = rel
-        chunks = chunk_article(article, options.chunk_tokens)
-        if not chunks:
-            report.failed.append(LoadFailure(rel, "has no text to index"))
-            continue
-        if rel in known:
-            report.updated += 1
-        else:
-            report.added += 1
-        report.changed_ids.append(article.id)
-        current[rel] = article.id
-        batch.append((article, chunks))
-        pending += len(chunks)
+        batch.append(changed)
+        pending += len(changed[1])
         if pending >= BATCH_CHUNKS:
             report.embedded_chunks += _flush(batch, conn, collection, embedder)
             batch, pending = [], 0
     if batch:
         report.embedded_chunks += _flush(batch, conn, collection, embedder)
-    # gone: the file was deleted; replaced: the file now declares another id (an update)
-    stored = conn.execute("SELECT id, path FROM articles").fetchall()
-    gone = [(r["id"], r["path"]) for r in stored if r["path"] not in seen_paths]
-    replaced = [(r["id"], r["path"]) for r in stored
-                if r["path"] in seen_paths and current.get(r["path"], r["id"]) != r["id"]]
-    for article_id, path_ in gone + replaced:
+
+
+def remove_gone(scan: _Scan, conn: sqlite3.Connection, collection: Any,
+                report: IngestReport) -> None:
+    """Drop articles whose file was deleted, or whose file now declares another id."""
+    for article_id, path in catalog.article_paths(conn).items():
+        gone = path not in scan.seen
+        if not gone and scan.current.get(path, article_id) == article_id:
+            continue
         doomed = catalog.chunk_ids(conn, article_id)
         with catalog.transaction(conn):
             catalog.delete_article(conn, article_id)
         vectors.delete(collection, sorted(doomed))
-        report.removed += path_ not in seen_paths
+        report.removed += gone
         report.changed_ids.append(article_id)
-    changed = bool(report.added or report.updated or report.removed)
+
+
+def rebuild_search_files(conn: sqlite3.Connection, collection: Any, bm25_dir: Path,
+                         changed: bool) -> None:
+    """BM25 and the dense matrix, when anything changed or they are missing."""
     if changed or not (bm25_dir / "ids.json").exists() \
             or not (bm25_dir.parent / "vectors.npz").exists():
         fingerprint = rebuild_lexical(conn, bm25_dir)
@@ -198,9 +215,33 @@ def ingest_folder(root: Path, conn: sqlite3.Connection, collection: Any, embedde
         matrix.rebuild(collection, ids, bm25_dir.parent / "vectors.npz", fingerprint)
         with catalog.transaction(conn):
             catalog.set_kv(conn, "fingerprint", fingerprint)
+
+
+def ingest_folder(root: Path, conn: sqlite3.Connection, collection: Any, embedder: Embedder,
+                  bm25_dir: Path, options: IngestOptions,
+                  on_progress: Callable[[int, int], None] | None = None) -> IngestReport:
+    """Bring the index in line with the folder; returns what changed and what failed."""
+    started = time.monotonic()
+    check_can_ingest(root, conn, embedder)
+    report = IngestReport()
+    orphans = remove_orphans(conn, collection)
+    if orphans:
+        log.info("removed %d vectors left by an interrupted run", orphans)
+    scan = _Scan(root, catalog.article_hashes(conn))
+    scan.ids_taken = {aid: p for p, (aid, _) in scan.known.items()}
+    scan.current = {p: aid for p, (aid, _) in scan.known.items()}
+    files = list(discover(root))
+    if not files and scan.known and not options.allow_empty:
+        raise KbError(f"{root}: no article files found; refusing to remove all "
+                      f"{len(scan.known)} indexed articles (is this the right folder? "
+                      "--allow-empty to do it)")
+    write_changed(files, scan, conn, collection, embedder, options, report, on_progress)
+    remove_gone(scan, conn, collection, report)
+    rebuild_search_files(conn, collection, bm25_dir,
+                         bool(report.added or report.updated or report.removed))
     with catalog.transaction(conn):
         catalog.set_kv(conn, "model", embedder.name)
-        catalog.set_kv(conn, "last_ingest", catalog.now_iso())
+        catalog.set_kv(conn, "last_ingest", now_iso())
         catalog.set_kv(conn, "source", str(root.resolve()))
     totals = catalog.counts(conn)
     report.articles, report.chunks = totals["articles"], totals["chunks"]

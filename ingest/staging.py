@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 from core.errors import KbError
 from core.paths import IndexPaths, live_index, read_pointer, write_pointer
-from core.store.catalog import now_iso
+from core.store import catalog
+from core.store.db import now_iso
 
 
 def _next_name(data_dir: Path) -> str:
@@ -35,12 +35,7 @@ def create_stage(data_dir: Path) -> IndexPaths:
     stage = IndexPaths(data_dir / "indexes" / name)
     stage.root.mkdir(parents=True)
     if live.catalog.exists():
-        src = sqlite3.connect(str(live.catalog))
-        dst = sqlite3.connect(str(stage.catalog))
-        with dst:
-            src.backup(dst)
-        src.close()
-        dst.close()
+        catalog.copy(live.catalog, stage.catalog)
     if live.chroma.exists():
         shutil.copytree(live.chroma, stage.chroma)
     if live.bm25.exists():

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ingest.types import Article, Chunk
+from core.types import Article, Chunk
 
 COLLECTION = "kb_chunks"
 NO_EXPIRY = 99991231

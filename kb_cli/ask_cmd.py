@@ -8,12 +8,11 @@ from datetime import date
 
 from assistant.answer import answer_json
 from assistant.gaps import list_gaps
-from assistant.service import ask, open_assistant
+from assistant.service import ask, assistant_from_settings
 from assistant.types import Viewer
 from core.paths import state_db
-from core.store import catalog
+from core.store import state as state_store
 from ingest.metadata import parse_date
-from ingest.quality import policy_from_settings
 from kb_cli.commands import add_data_dir
 from kb_cli.context import load_settings, make_embedder, make_llm
 
@@ -48,9 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_ask(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    assistant = open_assistant(settings.data_dir, make_embedder(settings),
-                               settings.abstain_threshold, settings.stale_days,
-                               make_llm(settings), policy_from_settings(settings))
+    assistant = assistant_from_settings(settings, make_embedder(settings), make_llm(settings))
     groups = frozenset(g.strip() for g in args.groups.split(",") if g.strip())
     viewer = Viewer(groups, args.product, args.category)
     answer = ask(assistant, args.question, viewer, args.as_of or date.today(), args.k)
@@ -76,7 +73,7 @@ def run_ask(args: argparse.Namespace) -> int:
 
 def run_gaps(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    conn = catalog.connect(state_db(settings.data_dir))
+    conn = state_store.connect(state_db(settings.data_dir))
     groups = list_gaps(conn)
     if args.json:
         print(json.dumps([g.__dict__ for g in groups], indent=2))

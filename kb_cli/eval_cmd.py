@@ -8,19 +8,11 @@ import shlex
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
 
-from assistant.service import Assistant, open_index
 from core.errors import KbError
-from core.paths import live_index, state_db
-from core.store import catalog
-from evals.coverage import coverage
-from evals.dataset import load_dataset
-from evals.gate import compare
+from core.paths import live_index
+from evals.index_eval import eval_index, gate
 from evals.report import markdown, write_reports
-from evals.run import evaluate, summarise
-from evals.systems import bm25_system, dense_system, kb_system
-from ingest.quality import policy_from_settings
 from ingest.run import terminal_progress
 from ingest.staging import promote, record_stage_eval, rollback, stage_index
 from kb_cli.ask_cmd import as_of_arg
@@ -52,66 +44,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     rb.set_defaults(handler=run_rollback)
 
 
-def eval_index(paths: Any, args: argparse.Namespace, embedder: Any, settings: Any,
-               as_of: date, with_baselines: bool) -> dict[str, Any]:
-    from assistant.service import DEFAULT_THRESHOLD
-
-    index = open_index(paths)
-    state = catalog.connect(state_db(settings.data_dir))
-    threshold = settings.abstain_threshold
-    assistant = Assistant(settings.data_dir, index, embedder, state,
-                          DEFAULT_THRESHOLD if threshold is None else threshold,
-                          settings.stale_days, policy=policy_from_settings(settings))
-    questions = load_dataset(args.dataset, index.article_row.keys())
-    if args.limit:
-        questions = questions[:args.limit]
-    progress = None if args.json else terminal_progress("eval")
-    embedder.embed(["warm-up"])  # load the model before timing, so latency is per question
-    rows = evaluate(questions, kb_system(assistant, as_of), progress)
-    check = assistant.stale_check(as_of)
-    stale = {a.id for a in index.articles if check(a.id)[0]}
-    report: dict[str, Any] = {
-        "command": "kb " + " ".join(shlex.quote(a) for a in getattr(args, "argv", sys.argv[1:])),
-        "dataset": str(args.dataset), "fingerprint": index.fingerprint,
-        "index": str(paths.root), "as_of": as_of.isoformat(), "threshold": assistant.threshold,
-        **summarise(rows), "coverage": coverage(rows, index, stale), "per_question": rows}
-    if with_baselines:
-        from evals.naive import naive_system
-
-        report["baselines"] = {}
-        for name, system in (("bm25", bm25_system(assistant, as_of)),
-                             ("dense", dense_system(assistant, as_of)),
-                             ("naive-langchain", naive_system(paths, index, embedder, as_of))):
-            base_rows = evaluate(questions, system)
-            summary = summarise(base_rows)
-            summary.pop("breakdowns", None)
-            report["baselines"][name] = summary
-    return report
-
-
 def run_eval(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     embedder = make_embedder(settings)
     as_of = args.as_of or date.today()
     paths = stage_index(settings.data_dir) if args.stage else live_index(settings.data_dir,
                                                                          create=False)
-    report = eval_index(paths, args, embedder, settings, as_of, args.baselines)
-    before = None
+    command = "kb " + " ".join(shlex.quote(a) for a in getattr(args, "argv", sys.argv[1:]))
+    progress = None if args.json else terminal_progress("eval")
+    report = eval_index(paths, args.dataset, embedder, settings, as_of, args.baselines,
+                        args.limit, command, progress)
+    before, compared_to = None, None
     if args.baseline:
         if not args.baseline.exists():
             raise KbError(f"{args.baseline}: baseline report not found")
-        before = json.loads(args.baseline.read_text())
+        before, compared_to = json.loads(args.baseline.read_text()), str(args.baseline)
     elif args.stage:
-        before = eval_index(live_index(settings.data_dir, create=False), args, embedder,
-                            settings, as_of, False)
-    regressions = compare(before, report, args.max_drop) if before else []
-    report["gate"] = {"compared_to": str(args.baseline) if args.baseline else
-                      ("live index" if args.stage else None), "max_drop": args.max_drop,
-                      "passed": not regressions,
-                      "regressions": [r.__dict__ for r in regressions]}
+        before = eval_index(live_index(settings.data_dir, create=False), args.dataset, embedder,
+                            settings, as_of, limit=args.limit, command=command)
+        compared_to = "live index"
+    report["gate"] = gate(report, before, compared_to, args.max_drop)
+    regressions = report["gate"]["regressions"]
     if args.stage:
         record_stage_eval(settings.data_dir, {"passed": not regressions, "regressions": [
-            f"{r.metric} {r.before:.3f} -> {r.after:.3f}" for r in regressions]})
+            f"{r['metric']} {r['before']:.3f} -> {r['after']:.3f}" for r in regressions]})
     if args.out:
         write_reports(report, args.out)
     if args.json:
@@ -121,8 +77,8 @@ def run_eval(args: argparse.Namespace) -> int:
         if args.out:
             print(f"reports written to {args.out}/report.{{json,md,html}}")
     for r in regressions:
-        print(f"REGRESSION {r.metric}: {r.before:.4f} -> {r.after:.4f}; questions that flipped: "
-              f"{', '.join(r.flipped[:20]) or '-'}", file=sys.stderr)
+        print(f"REGRESSION {r['metric']}: {r['before']:.4f} -> {r['after']:.4f}; questions that "
+              f"flipped: {', '.join(r['flipped'][:20]) or '-'}", file=sys.stderr)
     return 1 if regressions else 0
 
 

@@ -13,16 +13,20 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from assistant import review_queue
+from assistant.review_actions import Stores, apply_action
+from assistant.review_queue import REPORTED
 from core.errors import KbError
 from core.paths import live_index, state_db
 from core.settings import Settings
 from core.store import catalog
-from core.store.flag_states import ACTIVE, STATES, change_state, load_states, mark_reviewed
+from core.store import state as state_store
+from core.store.flag_states import STATES
+from core.types import Article
 from ingest.metadata import parse_date
 from ingest.quality.policy import KINDS, policy_from_settings
-from ingest.quality.queue import ArticleSignals, QueueItem, build_queue
+from ingest.quality.queue import QueueItem
 from ingest.quality.report import build_health, render_html
-from ingest.quality.run import FlagRun, apply_reviewed, current_flags, refresh_flags
 from kb_cli.commands import add_data_dir
 from kb_cli.context import load_settings
 
@@ -43,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("flags", help="article quality flags: the content owners' review queue")
     add_data_dir(p)
     p.add_argument("--as-of", type=date_arg, help="reference date for date rules (default today)")
-    p.add_argument("--kind", choices=KINDS, help="only this kind of flag")
+    p.add_argument("--kind", choices=(*KINDS, REPORTED), help="only this kind of flag")
     p.add_argument("--owner", help="only articles of this owner ('none' for no owner)")
     p.add_argument("--state", choices=STATE_CHOICES, default="active",
                    help="open, acknowledged, fixed, dismissed; active = open + acknowledged "
@@ -51,15 +55,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON list of flags")
     p.add_argument("--report", metavar="FILE.html", help="write the KB health report here")
     p.set_defaults(handler=run_flags)
-    r = sub.add_parser("review", help="acknowledge or dismiss an article's flags, or mark it "
-                                      "reviewed")
+    r = sub.add_parser("review", help="act on an article's flags: acknowledge, dismiss, reopen, "
+                                      "resolve, mark reviewed, reassign its owner")
     r.add_argument("article_id")
     action = r.add_mutually_exclusive_group(required=True)
-    action.add_argument("--ack", action="store_true", help="acknowledge its open flags")
+    action.add_argument("--ack", action="store_true", help="acknowledge its active flags")
     action.add_argument("--dismiss", metavar="REASON", help="dismiss its flags, saying why")
+    action.add_argument("--reopen", action="store_true", help="reopen its closed flags")
+    action.add_argument("--resolve", metavar="NOTE",
+                        help="mark its flags fixed, saying what was done (closes agents' "
+                             "reports)")
     action.add_argument("--reviewed", action="store_true",
-                        help="mark it reviewed today (or --as-of): closes staleness")
-    r.add_argument("--flag", metavar="KIND", choices=KINDS, help="only flags of this kind")
+                        help="mark it reviewed today (or --as-of): closes stale and expiring")
+    action.add_argument("--reassign", metavar="OWNER", help="make OWNER the article's owner")
+    r.add_argument("--confirm-products", action="store_true",
+                   help="with --reviewed: the products are still right (closes obsolete)")
+    r.add_argument("--flag", metavar="KIND", choices=(*KINDS, REPORTED),
+                   help="only flags of this kind")
     r.add_argument("--by", help="who is acting (default: the login name)")
     r.add_argument("--as-of", type=date_arg, help="the date to use (default today)")
     add_data_dir(r)
@@ -70,42 +82,17 @@ def open_stores(settings: Settings) -> tuple[sqlite3.Connection, sqlite3.Connect
     index = live_index(settings.data_dir, create=False)
     if not index.catalog.exists():
         raise KbError(f"no index in {settings.data_dir}: run 'kb ingest' first")
-    return catalog.connect(index.catalog), catalog.connect(state_db(settings.data_dir))
-
-
-def update_flags(settings: Settings, conn: sqlite3.Connection, collection: Any,
-                 as_of: date) -> FlagRun:
-    """After ``kb ingest``: compute, store and reconcile every flag."""
-    state = catalog.connect(state_db(settings.data_dir))
-    try:
-        return refresh_flags(conn, collection, state, policy_from_settings(settings), as_of)
-    finally:
-        state.close()
-
-
-def usage_signals(state: sqlite3.Connection) -> dict[str, ArticleSignals]:
-    """Citations and negative feedback from the answer log, when there is one."""
-    try:
-        from assistant.usage import article_signals
-
-        found = article_signals(state)
-    except (ImportError, sqlite3.OperationalError):
-        return {}
-    return {aid: ArticleSignals(s.cited, s.not_helpful + s.reports) for aid, s in found.items()}
+    return catalog.connect(index.catalog), state_store.connect(state_db(settings.data_dir))
 
 
 def queue_for(settings: Settings, args: argparse.Namespace, as_of: date
-              ) -> tuple[list[QueueItem], list[Any]]:
+              ) -> tuple[list[QueueItem], list[Article]]:
+    """The same queue as the web's (owner reassignments, agents' reports), for everyone."""
     conn, state = open_stores(settings)
     articles = list(catalog.iter_articles(conn))
-    flags = current_flags(conn, policy_from_settings(settings), as_of, articles)
-    items = build_queue(flags, load_states(state), {a.id: a for a in articles},
-                        usage_signals(state), include_fixed=args.state != "active")
-    wanted = ACTIVE if args.state == "active" else STATES if args.state == "all" else (args.state,)
-    owner = (args.owner or "").lower()
-    items = [i for i in items if i.state in wanted
-             and (not args.kind or i.flag.kind == args.kind)
-             and (not owner or (i.owner or "none").lower() == owner)]
+    state_filter = None if args.state == "all" else args.state
+    items = review_queue.queue(conn, state, articles, policy_from_settings(settings), as_of,
+                               review_queue.Filters(args.kind, args.owner, state_filter))
     return items, articles
 
 
@@ -159,32 +146,17 @@ def print_all(lines: list[str]) -> None:
 
 def run_review(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    as_of = args.as_of or date.today()
-    by = args.by or getpass.getuser()
     conn, state = open_stores(settings)
     article = catalog.get_article(conn, args.article_id)
     if article is None:
         raise KbError(f"no article {args.article_id!r} in the index (ids are paths like "
                       "'network/vpn-cannot-connect.md')")
-    flags = [f for f in current_flags(conn, policy_from_settings(settings), as_of, [article])
-             if f.article_id == article.id and (not args.flag or f.kind == args.flag)]
-    if args.reviewed:
-        mark_reviewed(state, article.id, as_of, by, article.content_hash)
-        apply_reviewed(conn, {article.id: as_of})
-        stale = [f for f in flags if f.kind == "stale"]
-        change_state(state, stale, "fixed", by, f"marked reviewed on {as_of.isoformat()}",
-                     article.content_hash)
-        print(f"{article.id}: marked reviewed on {as_of.isoformat()} by {by}"
-              + (f"; {len(stale)} stale flag fixed" if stale else ""))
-        return 0
-    if not flags:
-        what = f"{args.flag} flags" if args.flag else "flags"
-        raise KbError(f"{article.id} has no current {what} as of {as_of.isoformat()}")
-    to, note = ("acknowledged", None) if args.ack else ("dismissed", args.dismiss)
-    changed = change_state(state, flags, to, by, note, article.content_hash)
-    for flag, before in changed:
-        print(f"{article.id}: {flag.kind} ({flag.evidence.get('key', '')}) "
-              f"{before or 'open'} -> {to}")
-    if not changed:
-        print(f"{article.id}: already {to}")
+    action = ("acknowledge" if args.ack else "dismiss" if args.dismiss else
+              "reopen" if args.reopen else "resolve" if args.resolve else
+              "reviewed" if args.reviewed else "reassign")
+    stores = Stores(conn, state, policy_from_settings(settings))
+    result = apply_action(stores, article, action, args.by or getpass.getuser(),
+                          args.as_of or date.today(), args.dismiss or args.resolve,
+                          args.reassign, kind=args.flag, confirm_products=args.confirm_products)
+    print(result.message)
     return 0

@@ -8,14 +8,14 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from core.paths import live_index
+from core.paths import live_index, state_db
 from core.store import catalog
-from ingest.run import IngestOptions, ingest_folder, terminal_progress
+from ingest.run import terminal_progress
 from ingest.staging import create_stage
-from ingest.vectors import open_collection
+from ingest.update import update_index
 from kb_cli.commands import add_data_dir
 from kb_cli.context import load_settings, make_embedder
-from kb_cli.flags_cmd import date_arg, update_flags
+from kb_cli.flags_cmd import date_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,16 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_ingest(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     index = create_stage(settings.data_dir) if args.stage else live_index(settings.data_dir)
-    conn = catalog.connect(index.catalog)
-    collection = open_collection(index.chroma)
-    embedder = make_embedder(settings)
-    options = IngestOptions(chunk_tokens=settings.chunk_tokens,
-                            max_file_bytes=int(settings.max_file_mb * 1_000_000),
-                            aliases=settings.meta_aliases, allow_empty=args.allow_empty)
     progress = None if args.json else terminal_progress("ingest")
-    report = ingest_folder(Path(args.path), conn, collection, embedder, index.bm25, options,
-                           progress)
-    flags = update_flags(settings, conn, collection, args.as_of or date.today())
+    result = update_index(index, state_db(settings.data_dir), Path(args.path),
+                          make_embedder(settings), settings, args.as_of or date.today(),
+                          args.allow_empty, progress)
+    report, flags = result.report, result.flags
     if args.json:
         print(json.dumps({**report.as_json(), "flags": flags.counts()}, indent=2))
     else:

@@ -11,6 +11,7 @@ from assistant import users
 from core.errors import KbError
 from core.paths import live_index, state_db
 from core.store import catalog
+from core.store import state as state_store
 from kb_cli.commands import add_data_dir
 from kb_cli.context import load_settings
 
@@ -44,9 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _state(args: argparse.Namespace):  # noqa: ANN202
-    conn = catalog.connect(state_db(load_settings(args).data_dir))
-    users.ensure_schema(conn)
-    return conn
+    return state_store.connect(state_db(load_settings(args).data_dir))
 
 
 def _ask_password() -> str | None:
@@ -110,9 +109,7 @@ def kb_groups(args: argparse.Namespace) -> frozenset[str]:
     paths = live_index(load_settings(args).data_dir, create=False)
     if not paths.catalog.exists():
         return frozenset()
-    conn = catalog.connect(paths.catalog)
-    return frozenset(g.lower() for (groups,) in conn.execute("SELECT groups FROM articles")
-                     for g in json.loads(groups))
+    return catalog.article_groups(catalog.connect(paths.catalog))
 
 
 def run_demo(args: argparse.Namespace) -> int:

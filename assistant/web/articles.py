@@ -13,11 +13,12 @@ from pydantic import BaseModel
 
 from assistant import review_queue
 from assistant.article_view import render_sections
-from assistant.users import User, may_view
+from assistant.users import User, reader
 from assistant.web.deps import AskUser, Kb
 from assistant.web.review import FlagPublic, flag_public
 from assistant.web.runtime import WebKb
-from ingest.types import Article
+from core.types import Article
+from core.visibility import visible
 
 router = APIRouter(prefix="/api", tags=["articles"])
 
@@ -50,7 +51,7 @@ class ArticlePublic(BaseModel):
 def visible_article(kb: WebKb, user: User, article_id: str) -> Article:
     """The article if this user may see it; 404 otherwise (restricted looks like missing)."""
     article = kb.live.article(article_id)
-    if article is None or not may_view(user, article.groups, article.status):
+    if article is None or not visible(reader(user), article, date.today()):
         raise HTTPException(404, f"no article {article_id!r}")
     return article
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from assistant import review_queue
 from assistant.gaps import list_gaps
 from assistant.metrics import kpis
+from assistant.users import reader
 from assistant.web.deps import GapsUser, Kb, MetricsUser
 from assistant.web.review import visible_queue
 
@@ -47,4 +48,4 @@ def metrics(user: MetricsUser, kb: Kb,
     assistant = kb.live.current()
     with kb.state.use() as conn:
         return kpis(conn, assistant.index, today, assistant.stale_check(today),
-                    dict(open_flags.most_common()), days)
+                    dict(open_flags.most_common()), reader(user), days)

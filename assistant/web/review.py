@@ -10,10 +10,12 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from assistant import review_queue
-from assistant.users import User, may_view
+from assistant.review_actions import Stores, apply_action
+from assistant.users import User, reader
 from assistant.web.deps import Kb, ReviewUser
 from assistant.web.runtime import WebKb
 from core.errors import KbError
+from core.visibility import visible
 from ingest.quality.queue import QueueItem
 
 router = APIRouter(prefix="/api", tags=["review"])
@@ -44,9 +46,25 @@ class FlagListPublic(BaseModel):
 
 class FlagActionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    action: Literal["acknowledge", "dismiss", "reviewed", "reassign", "reopen"]
+    action: Literal["acknowledge", "dismiss", "reopen", "resolve", "reviewed", "reassign"]
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] | None = None
     owner: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    confirm_products: bool = False
+
+
+class ChangePublic(BaseModel):
+    kind: str
+    key: str
+    from_state: str | None
+    to_state: str
+
+
+class FlagActionPublic(FlagPublic):
+    """The flag after the action, every state change it made, and one line saying what
+    changed and what stayed open (the same line ``kb review`` prints)."""
+
+    changes: list[ChangePublic]
+    message: str
 
 
 class HistoryEvent(BaseModel):
@@ -75,7 +93,7 @@ def visible_queue(kb: WebKb, user: User, filters: review_queue.Filters) -> list[
     with kb.state.use() as conn:
         return review_queue.queue(kb.live.current().index.conn, conn, articles, kb.policy,
                                   date.today(), filters,
-                                  lambda a: may_view(user, a.groups, a.status),
+                                  lambda a: visible(reader(user), a, date.today()),
                                   kb.live.flag_cache)
 
 
@@ -103,27 +121,32 @@ def list_flags(user: ReviewUser, kb: Kb,
             "states": ["active", "open", "acknowledged", "dismissed", "fixed"]}
 
 
-@router.post("/flags/{flag_id}/actions", response_model=FlagPublic)
+@router.post("/flags/{flag_id}/actions", response_model=FlagActionPublic)
 def flag_action(flag_id: str, body: FlagActionRequest, user: ReviewUser, kb: Kb,
                 ) -> dict[str, Any]:
-    """acknowledge, dismiss (with a reason), reviewed (marks the article reviewed today),
-    reassign (to ``owner``), reopen."""
+    """acknowledge, dismiss (with a reason), reopen, resolve (with a note), reviewed (marks
+    the article reviewed today), reassign (to ``owner``): see ``assistant/review_actions.py``
+    for what each one changes."""
     item = find_item(kb, user, flag_id)
     article = kb.live.article(item.flag.article_id)
     if article is None:
         raise HTTPException(404, f"no article {item.flag.article_id!r}")
-    with kb.state.use() as conn:
+    today = date.today()
+    with kb.live.lock, kb.state.use() as conn:
+        stores = Stores(kb.live.current().index.conn, conn, kb.policy)
         try:
-            review_queue.apply_action(conn, item, article, body.action, user.name, body.reason,
-                                      body.owner)
+            result = apply_action(stores, article, body.action, user.name, today, body.reason,
+                                  body.owner, key=item.flag.key,
+                                  confirm_products=body.confirm_products)
         except KbError as exc:
             raise HTTPException(422, str(exc)) from None
-    if body.action == "reviewed":
-        kb.live.note_reviewed(article.id, date.today())
+    if result.reviewed_on:
+        kb.live.note_reviewed(article.id, result.reviewed_on)
+    extra = {"changes": [c.__dict__ for c in result.changes], "message": result.message}
     for fresh in visible_queue(kb, user, review_queue.Filters()):
         if fresh.flag.key == item.flag.key:
-            return flag_public(fresh)
-    return {**flag_public(item), "state": "fixed"}
+            return {**flag_public(fresh), **extra}
+    return {**flag_public(item), "state": "fixed", **extra}
 
 
 @router.get("/flags/{flag_id}/history", response_model=list[HistoryEvent])

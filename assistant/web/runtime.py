@@ -18,17 +18,16 @@ from typing import Any
 
 from itsdangerous import URLSafeTimedSerializer
 
-from assistant import review_queue, usage, users
-from assistant.gaps import ensure_schema as ensure_gaps_schema
-from assistant.index import ArticleFacts
-from assistant.service import Assistant, open_assistant, open_index
+from assistant import users
+from assistant.service import Assistant, assistant_from_settings, open_index
 from assistant.web.ratelimit import LoginLimiter
 from core.paths import live_index, read_pointer, state_db
 from core.settings import Settings
 from core.store import catalog
+from core.store import state as state_store
+from core.types import Article, ArticleFacts
 from ingest.embed import Embedder
 from ingest.quality.policy import QualityPolicy
-from ingest.types import Article
 
 
 class LockedEmbedder:
@@ -49,10 +48,8 @@ class StateDb:
     """The state database (users, answers, feedback, flags' states), one user at a time."""
 
     def __init__(self, path: Path) -> None:
-        self.conn = catalog.connect(path)
+        self.conn = state_store.connect(path)
         self.lock = threading.RLock()
-        for ensure in (users.ensure_schema, review_queue.ensure_schema, ensure_gaps_schema):
-            ensure(self.conn)
 
     @contextmanager
     def use(self) -> Iterator[sqlite3.Connection]:
@@ -63,13 +60,11 @@ class StateDb:
 class LiveKb:
     """The assistant over the live index, swapped for a new one when LIVE changes."""
 
-    def __init__(self, data_dir: Path, embedder: Embedder, settings: Settings, llm: Any = None,
-                 policy: QualityPolicy | None = None):
+    def __init__(self, data_dir: Path, embedder: Embedder, settings: Settings, llm: Any = None):
         self.data_dir = data_dir
         self.lock = threading.RLock()
         self.live_name = read_pointer(data_dir, "LIVE")
-        self.assistant = open_assistant(data_dir, embedder, settings.abstain_threshold,
-                                        settings.stale_days, llm, policy)
+        self.assistant = assistant_from_settings(settings, embedder, llm)
         self._articles: list[Article] | None = None
         #: flags of every article of the live index (assistant.review_queue.queue's cache)
         self.flag_cache: dict = {}
@@ -104,13 +99,10 @@ class LiveKb:
             return catalog.get_article(self.current().index.conn, article_id)
 
     def note_reviewed(self, article_id: str, day: date) -> None:
-        """An owner marked the article reviewed: write the date into the live catalog (as
-        ``kb review --reviewed`` does) and into the facts answers check staleness with."""
-        from ingest.quality.run import apply_reviewed
-
+        """An owner marked the article reviewed (``review_actions`` wrote the date into the
+        catalog): bring the facts answers check staleness with up to date."""
         with self.lock:
             index = self.current().index
-            apply_reviewed(index.conn, {article_id: day})
             row = index.article_row.get(article_id)
             if row is not None:
                 facts = index.articles[row]
@@ -151,9 +143,8 @@ def open_web_kb(settings: Settings, embedder: Embedder, llm: Any = None) -> WebK
 
     data_dir = settings.data_dir
     policy = policy_from_settings(settings)
-    live = LiveKb(data_dir, LockedEmbedder(embedder), settings, llm, policy)
+    live = LiveKb(data_dir, LockedEmbedder(embedder), settings, llm)
     state = StateDb(state_db(data_dir))
     secret = users.load_secret(data_dir, settings.secret_key)
-    usage.ensure_schema(state.conn)
     return WebKb(settings, live, state, URLSafeTimedSerializer(secret, salt="kb-session"),
                  secret, policy)

@@ -1,7 +1,9 @@
-"""The SQLite catalog: kb's source of truth for articles, chunks, flags and everything owners do.
+"""The index catalog (``catalog.sqlite``): kb's source of truth for articles, chunks and flags.
 
-Chroma holds the vectors; a chunk counts only if the catalog lists it, so a run killed between
-the two stores never shows a half-written article. Schema changes are numbered migrations.
+The only code that runs SQL on those tables; everything else calls the typed readers and
+writers here. Chroma holds the vectors; a chunk counts only if the catalog lists it, so a run
+killed between the two stores never shows a half-written article. Schema changes are numbered
+migrations, applied when :func:`connect` opens the file.
 """
 
 from __future__ import annotations
@@ -10,13 +12,17 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ingest.types import Article, Block, Chunk
+from core.store.db import Migration, now_iso, open_db
+from core.types import Article, ArticleFacts, Block, Chunk, Flag
 
-MIGRATIONS: list[str] = [
+#: "kbct": marks an index catalog
+APP_ID = 0x6B626374
+
+MIGRATIONS: list[Migration] = [
     """
     CREATE TABLE articles (
         id TEXT PRIMARY KEY, path TEXT NOT NULL, content_hash TEXT NOT NULL, title TEXT NOT NULL,
@@ -30,8 +36,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX chunks_article ON chunks(article_id, position);
     CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
-    # 2: quality flags computed at ingest (ingest/quality/store.py); review states live in the
-    # state DB (ingest/review.py)
+    # 2: quality flags computed at ingest; their review states live in the state DB
     """
     CREATE TABLE IF NOT EXISTS flags (
         article_id TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
@@ -42,23 +47,20 @@ MIGRATIONS: list[str] = [
 ]
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating if needed) the catalog and run pending migrations."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        with conn:
-            conn.executescript(f"BEGIN;{script};PRAGMA user_version={number};COMMIT;")
-    return conn
+    return open_db(path, MIGRATIONS, APP_ID)
+
+
+def copy(src: Path, dst: Path) -> None:
+    """Copy a catalog consistently (SQLite's online backup), e.g. into a staging index."""
+    source, target = sqlite3.connect(str(src)), sqlite3.connect(str(dst))
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        source.close()
+        target.close()
 
 
 @contextmanager
@@ -144,3 +146,92 @@ def set_kv(conn: sqlite3.Connection, key: str, value: Any) -> None:
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
     return {"articles": conn.execute("SELECT count(*) FROM articles").fetchone()[0],
             "chunks": conn.execute("SELECT count(*) FROM chunks").fetchone()[0]}
+
+
+def article_paths(conn: sqlite3.Connection) -> dict[str, str]:
+    """``{article_id: path}`` of every stored article."""
+    return {r[0]: r[1] for r in conn.execute("SELECT id, path FROM articles")}
+
+
+def article_groups(conn: sqlite3.Connection) -> frozenset[str]:
+    """Every permission group any article names (lower case)."""
+    return frozenset(g.lower() for (groups,) in conn.execute("SELECT groups FROM articles")
+                     for g in json.loads(groups))
+
+
+def _facts(row: sqlite3.Row) -> ArticleFacts:
+    return ArticleFacts(
+        id=row["id"], title=row["title"], groups=frozenset(json.loads(row["groups"])),
+        products=tuple(json.loads(row["products"])), category=row["category"] or "",
+        status=row["status"],
+        last_reviewed=date.fromisoformat(row["last_reviewed"]) if row["last_reviewed"] else None,
+        valid_until=date.fromisoformat(row["valid_until"]) if row["valid_until"] else None,
+        url=row["url"], owner=row["owner"])
+
+
+def article_facts(conn: sqlite3.Connection) -> list[ArticleFacts]:
+    """Every article's facts (no text), ordered by id."""
+    return [_facts(r) for r in conn.execute(
+        "SELECT id, title, groups, products, category, status, last_reviewed, valid_until, "
+        "url, owner FROM articles ORDER BY id")]
+
+
+ChunkRow = tuple[str, int, tuple[str, ...], str, str]
+
+
+def chunk_rows(conn: sqlite3.Connection) -> dict[str, ChunkRow]:
+    """``{chunk_id: (article_id, position, section path, anchor, text)}`` for every chunk."""
+    return {r[0]: (r[1], r[2], tuple(json.loads(r[3])), r[4], r[5]) for r in conn.execute(
+        "SELECT id, article_id, position, section, anchor, text FROM chunks")}
+
+
+def chunks_of(conn: sqlite3.Connection, article_id: str) -> list[tuple[str, ChunkRow]]:
+    """One article's chunks in reading order, as ``(chunk_id, row)``."""
+    rows = conn.execute("SELECT id, article_id, position, section, anchor, text FROM chunks "
+                        "WHERE article_id = ? ORDER BY position", (article_id,))
+    return [(r[0], (r[1], r[2], tuple(json.loads(r[3])), r[4], r[5])) for r in rows]
+
+
+def chunk_articles(conn: sqlite3.Connection) -> dict[str, str]:
+    """``{chunk_id: article_id}``."""
+    return dict(conn.execute("SELECT id, article_id FROM chunks").fetchall())
+
+
+def lexical_documents(conn: sqlite3.Connection) -> list[tuple[str, str, tuple[str, ...], str]]:
+    """``(chunk_id, article title, section path, text)`` in article and reading order: what
+    BM25 indexes and what the embedder embeds."""
+    rows = conn.execute("SELECT c.id, a.title, c.section, c.text FROM chunks c JOIN articles a "
+                        "ON a.id = c.article_id ORDER BY c.article_id, c.position")
+    return [(r[0], r[1], tuple(json.loads(r[2])), r[3]) for r in rows]
+
+
+def apply_reviewed(conn: sqlite3.Connection, overrides: dict[str, date]) -> int:
+    """Write "marked reviewed" dates into the catalog where newer than the article's own."""
+    changed = 0
+    with transaction(conn):
+        for article_id, day in overrides.items():
+            cur = conn.execute("UPDATE articles SET last_reviewed = ? WHERE id = ? AND "
+                               "(last_reviewed IS NULL OR last_reviewed < ?)",
+                               (day.isoformat(), article_id, day.isoformat()))
+            changed += cur.rowcount
+    return changed
+
+
+def save_flags(conn: sqlite3.Connection, flags: Iterable[Flag], as_of: date) -> None:
+    """Replace every stored flag in one transaction, noting the reference date used."""
+    rows = [(f.article_id, f.kind, str(f.evidence.get("key", "")), f.severity, f.reason,
+             json.dumps(f.evidence, default=str, sort_keys=True)) for f in flags]
+    with transaction(conn):
+        conn.execute("DELETE FROM flags")
+        conn.executemany("INSERT OR REPLACE INTO flags VALUES (?,?,?,?,?,?)", rows)
+        set_kv(conn, "flags_as_of", as_of.isoformat())
+        set_kv(conn, "flags_computed_at", now_iso())
+
+
+def load_flags(conn: sqlite3.Connection, kinds: Iterable[str] | None = None) -> list[Flag]:
+    """Stored flags, optionally of some kinds only."""
+    rows = conn.execute("SELECT article_id, kind, severity, reason, evidence FROM flags "
+                        "ORDER BY article_id, kind, key").fetchall()
+    wanted = set(kinds) if kinds is not None else None
+    return [Flag(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows
+            if wanted is None or r[1] in wanted]

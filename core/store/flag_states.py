@@ -1,4 +1,4 @@
-"""The content owners' review workflow, in the state DB (it outlives index switches).
+"""Flags' review states and their audit trail, in the state DB (it outlives index switches).
 
 A flag is ``open``, ``acknowledged``, ``fixed`` or ``dismissed``; every change is an event
 (who, when, from, to, note). :func:`reconcile` runs after each ingest: new flags open, flags
@@ -16,29 +16,12 @@ from datetime import date
 from typing import Any
 
 from core.errors import KbError
-from core.store.catalog import now_iso
-from ingest.types import Flag
+from core.store.db import now_iso
+from core.types import Flag
 
 STATES = ("open", "acknowledged", "fixed", "dismissed")
 ACTIVE = ("open", "acknowledged")
 SYSTEM = "kb"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS flag_states (
-    article_id TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'fixed', 'dismissed')),
-    severity TEXT NOT NULL, reason TEXT NOT NULL, evidence TEXT NOT NULL,
-    content_hash TEXT, note TEXT, changed_by TEXT NOT NULL, changed_at TEXT NOT NULL,
-    first_seen TEXT NOT NULL, PRIMARY KEY (article_id, kind, key));
-CREATE TABLE IF NOT EXISTS flag_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL, kind TEXT NOT NULL,
-    key TEXT NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL, from_state TEXT, to_state TEXT NOT NULL,
-    note TEXT);
-CREATE INDEX IF NOT EXISTS flag_events_article ON flag_events(article_id, id);
-CREATE TABLE IF NOT EXISTS reviewed_on (
-    article_id TEXT PRIMARY KEY, reviewed_on TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL,
-    content_hash TEXT);
-"""
 
 Key = tuple[str, str, str]
 
@@ -63,10 +46,6 @@ class ReconcileSummary:
     kept: dict[str, int] = field(default_factory=dict)
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA)
-
-
 def _row_state(row: sqlite3.Row) -> FlagState:
     flag = Flag(row["article_id"], row["kind"], row["severity"], row["reason"],
                 json.loads(row["evidence"]))
@@ -75,7 +54,6 @@ def _row_state(row: sqlite3.Row) -> FlagState:
 
 
 def load_states(conn: sqlite3.Connection, article_id: str | None = None) -> dict[Key, FlagState]:
-    ensure_schema(conn)
     sql = "SELECT * FROM flag_states" + (" WHERE article_id = ?" if article_id else "")
     rows = conn.execute(sql, (article_id,) if article_id else ()).fetchall()
     return {(r["article_id"], r["kind"], r["key"]): _row_state(r) for r in rows}
@@ -173,7 +151,6 @@ def change_state(conn: sqlite3.Connection, flags: Iterable[Flag], to: str, by: s
 
 def mark_reviewed(conn: sqlite3.Connection, article_id: str, on: date, by: str,
                   content_hash: str | None, at: str | None = None) -> None:
-    ensure_schema(conn)
     with conn:
         conn.execute("INSERT OR REPLACE INTO reviewed_on VALUES (?,?,?,?,?)",
                      (article_id, on.isoformat(), by, at or now_iso(), content_hash))
@@ -181,14 +158,12 @@ def mark_reviewed(conn: sqlite3.Connection, article_id: str, on: date, by: str,
 
 def reviewed_overrides(conn: sqlite3.Connection) -> dict[str, date]:
     """Article id -> the date an owner marked it reviewed in kb."""
-    ensure_schema(conn)
     return {r[0]: date.fromisoformat(r[1])
             for r in conn.execute("SELECT article_id, reviewed_on FROM reviewed_on")}
 
 
 def history(conn: sqlite3.Connection, article_id: str | None = None) -> list[dict[str, Any]]:
     """The audit trail, oldest first."""
-    ensure_schema(conn)
     sql = "SELECT * FROM flag_events" + (" WHERE article_id = ?" if article_id else "")
     rows = conn.execute(sql + " ORDER BY id", (article_id,) if article_id else ()).fetchall()
     return [dict(r) for r in rows]

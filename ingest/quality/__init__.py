@@ -1,4 +1,4 @@
-"""Article quality flags: rules that turn articles into :class:`~ingest.types.Flag` s.
+"""Article quality flags: rules that turn articles into :class:`~core.types.Flag` s.
 
 Per-article rules live in ``dates``, ``structure``, ``metadata_rules`` and ``injection``;
 whole-KB rules in ``links`` and ``duplicates``; ``rules`` composes them, ``run`` computes and

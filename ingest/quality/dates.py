@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from core.types import Article, Flag
 from ingest.quality.flag import make_flag
 from ingest.quality.lifecycle import lookup
 from ingest.quality.policy import QualityPolicy
 from ingest.quality.structure import is_fragment
-from ingest.types import Article, Flag
 
 
 def is_answerable_status(article: Article, as_of: date) -> bool:

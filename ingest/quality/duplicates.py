@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from core.types import Article, Flag
 from ingest.quality.policy import QualityPolicy
-from ingest.types import Article, Flag
 
 NEIGHBOURS = 10
 SHINGLE_WORDS = 1

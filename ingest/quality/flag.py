@@ -1,10 +1,10 @@
-"""Building :class:`~ingest.types.Flag` s the same way in every rule."""
+"""Building :class:`~core.types.Flag` s the same way in every rule."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ingest.types import Article, Flag
+from core.types import Article, Flag
 
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 

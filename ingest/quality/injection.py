@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
+from core.types import Article, Flag
 from ingest.quality.flag import make_flag
-from ingest.types import Article, Flag
 
 _AI = (r"(?:ai(?: model| assistant| language model)?|a\.i\.|large language model|language model"
        r"|llm|chat ?bot|chatgpt|gpt(?:-?\d)?)")

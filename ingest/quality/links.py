@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from core.types import Article, Flag
 from ingest.chunk import slugify
 from ingest.load import FORMATS
 from ingest.quality.flag import make_flag
-from ingest.types import Article, Flag
 
 ARTICLE_SUFFIXES = frozenset(FORMATS) | {""}
 _EXPLICIT_ANCHOR = re.compile(

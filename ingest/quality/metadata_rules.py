@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from core.types import Article, Flag
 from ingest.quality.flag import make_flag
 from ingest.quality.policy import QualityPolicy
 from ingest.quality.structure import has_own_title
-from ingest.types import Article, Flag
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from core.settings import Settings
+from core.types import Article
 from ingest.metadata import BUILTIN_ALIASES
 from ingest.quality.lifecycle import LifecycleEntry, load_lifecycle
-from ingest.types import Article
 
 SEVERITIES = ("high", "medium", "low")
 KINDS = ("suspicious-instructions", "expired", "expiring", "stale", "obsolete", "broken-link",

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from core.store.flag_states import FlagState
+from core.types import Article, Flag
 from ingest.quality.flag import SEVERITY_RANK
-from ingest.types import Article, Flag
 
 
 @dataclass(frozen=True)

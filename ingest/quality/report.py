@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import date
 from html import escape
 
+from core.types import Article
 from ingest.quality.flag import SEVERITY_RANK
 from ingest.quality.queue import QueueItem
-from ingest.types import Article
 
 AGE_BUCKETS = ((182, "under 6 months"), (365, "6-12 months"), (730, "1-2 years"),
                (1095, "2-3 years"), (1826, "3-5 years"), (None, "over 5 years"))

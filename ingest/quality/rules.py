@@ -11,6 +11,7 @@ from datetime import date
 
 import numpy as np
 
+from core.types import Article, Flag
 from ingest.quality.dates import date_flags
 from ingest.quality.duplicates import duplicate_flags, find_duplicates
 from ingest.quality.flag import SEVERITY_RANK
@@ -19,7 +20,6 @@ from ingest.quality.links import LinkIndex, broken_link_flags
 from ingest.quality.metadata_rules import metadata_flags
 from ingest.quality.policy import QualityPolicy
 from ingest.quality.structure import is_fragment, structure_flags
-from ingest.types import Article, Flag
 
 
 def article_flags(article: Article, policy: QualityPolicy, as_of: date) -> list[Flag]:

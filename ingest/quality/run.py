@@ -11,21 +11,20 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from core.store import catalog
+from core.store.catalog import load_flags, save_flags
 from core.store.flag_states import ReconcileSummary, reconcile, reviewed_overrides
+from core.types import Article, Flag
 from ingest.quality.dates import date_flags
 from ingest.quality.duplicates import article_vectors
 from ingest.quality.links import anchor_ids
 from ingest.quality.policy import DATE_KINDS, KINDS, QualityPolicy
 from ingest.quality.rules import kb_flags, sort_flags
-from ingest.quality.store import load_flags, save_flags
-from ingest.types import Article, Flag
 
 
 @dataclass(frozen=True)
@@ -39,18 +38,6 @@ class FlagRun:
         for flag in self.flags:
             out[flag.kind] = out.get(flag.kind, 0) + 1
         return dict(sorted(out.items()))
-
-
-def apply_reviewed(conn: sqlite3.Connection, overrides: Mapping[str, date]) -> int:
-    """Write "marked reviewed" dates into the catalog where newer than the article's own."""
-    changed = 0
-    with catalog.transaction(conn):
-        for article_id, day in overrides.items():
-            cur = conn.execute("UPDATE articles SET last_reviewed = ? WHERE id = ? AND "
-                               "(last_reviewed IS NULL OR last_reviewed < ?)",
-                               (day.isoformat(), article_id, day.isoformat()))
-            changed += cur.rowcount
-    return changed
 
 
 def declared_anchors(root: Path | None, articles: list[Article]) -> dict[str, set[str]]:
@@ -74,14 +61,13 @@ def refresh_flags(conn: sqlite3.Connection, collection: Any, state: sqlite3.Conn
     """After an ingest: flags for all articles, stored in the catalog, states reconciled."""
     started = time.monotonic()
     overrides = reviewed_overrides(state)
-    apply_reviewed(conn, overrides)
+    catalog.apply_reviewed(conn, overrides)
     key = hashlib.sha256(repr((catalog.get_kv(conn, "fingerprint"), as_of.isoformat(), policy,
                                sorted(overrides.items()))).encode()).hexdigest()
     if catalog.get_kv(conn, "flags_key") == key:  # same articles, date and policy: same flags
         return FlagRun(tuple(load_flags(conn)), ReconcileSummary(), time.monotonic() - started)
     articles = list(catalog.iter_articles(conn))
-    chunk_articles = dict(conn.execute("SELECT id, article_id FROM chunks").fetchall())
-    vectors = article_vectors(collection, chunk_articles)
+    vectors = article_vectors(collection, catalog.chunk_articles(conn))
     source = catalog.get_kv(conn, "source")
     anchors = declared_anchors(Path(source) if source else None, articles)
     flags = kb_flags(articles, vectors, policy, as_of, anchors)

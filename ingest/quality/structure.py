@@ -11,10 +11,10 @@ import re
 from collections import Counter
 from pathlib import PurePosixPath
 
+from core.types import Article, Flag
 from ingest.metadata import BUILTIN_ALIASES
 from ingest.quality.flag import make_flag
 from ingest.quality.policy import SECTION_SYNONYMS, QualityPolicy, section_alternatives
-from ingest.types import Article, Flag
 
 #: headings that mark an article as troubleshooting when its metadata does not say
 TROUBLESHOOTING_MARKERS = ("symptom", "issue", "problem", "cause", "error message")

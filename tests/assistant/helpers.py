@@ -78,13 +78,12 @@ def with_state(assistant: Assistant, state_path: Path) -> Assistant:
     """The same index and model with a state DB of its own (gaps are recorded there)."""
     from dataclasses import replace
 
-    return replace(assistant, state=catalog.connect(state_path))
+    from core.store import state as state_store
+
+    return replace(assistant, state=state_store.connect(state_path))
 
 
 def gap_questions(state: sqlite3.Connection) -> list[str]:
-    from assistant.gaps import ensure_schema
-
-    ensure_schema(state)
     return [r[0] for r in state.execute("SELECT question FROM gaps ORDER BY id")]
 
 

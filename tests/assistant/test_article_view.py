@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from assistant.article_view import render_sections, sanitize
+from core.types import Article, Block
 from ingest.chunk import chunk_article
-from ingest.types import Article, Block
 
 
 def article(*blocks: Block) -> Article:

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from assistant.gaps import GapGroup, list_gaps, record_gap
-from core.store import catalog
+from core.store import state as state_store
 
 
 @pytest.fixture
 def state(tmp_path: Path) -> sqlite3.Connection:
-    return catalog.connect(tmp_path / "state.sqlite")
+    return state_store.connect(tmp_path / "state.sqlite")
 
 
 def record_at(state: sqlite3.Connection, asked_at: str, question: str,

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from assistant.answer import answer_json
+from assistant.calibration import load_calibration
 from assistant.retrieve import RetrievalParams, rank_score
 from assistant.service import Assistant, ask, run_retrieval
 from assistant.types import Retrieval, Viewer
@@ -101,7 +102,7 @@ def test_k_limits_articles_not_chunks(test_assistant: Assistant) -> None:
 def test_scores_fuse_dense_and_lexical_evidence(test_assistant: Assistant,
                                                 real_embedder: object) -> None:
     question = "windows update error 0x80070005"
-    params = RetrievalParams()
+    params = RetrievalParams.from_calibration(load_calibration())
     retrieval = run_retrieval(test_assistant, question, OUTSIDER, REFERENCE_DATE, k=10,
                               params=params)
     q = np.asarray(real_embedder.embed([question])[0])  # type: ignore[attr-defined]
@@ -164,7 +165,8 @@ def test_a_stale_article_ranks_below_its_fresh_twin_and_is_cited_with_a_warning(
     assert (fresh.article_id, stale.article_id) == ("kiosk/badge-reader-fresh.md",
                                                     "kiosk/badge-reader-stale.md")
     assert stale.features == pytest.approx(fresh.features)  # equal but for the review date
-    assert stale.score == pytest.approx(fresh.score * RetrievalParams().stale_penalty, rel=1e-4)
+    penalty = RetrievalParams.from_calibration(load_calibration()).stale_penalty
+    assert stale.score == pytest.approx(fresh.score * penalty, rel=1e-4)
     assert all(h.stale for h in stale.hits) and not any(h.stale for h in fresh.hits)
 
     answer = ask(test_assistant, question, OUTSIDER, REFERENCE_DATE, record=False)
@@ -184,8 +186,8 @@ def test_a_stale_article_ranks_below_its_fresh_twin_and_is_cited_with_a_warning(
 def test_a_stale_article_ranks_below_its_fresh_twin_whatever_the_sign_of_the_score(
         test_assistant: Assistant) -> None:
     """A fitted re-ranker can have a negative offset; the penalty must still push down."""
-    weights = {**RetrievalParams().weights, "bias": -100.0}
-    params = RetrievalParams(weights=weights)
+    shipped = RetrievalParams.from_calibration(load_calibration())
+    params = RetrievalParams({**shipped.weights, "bias": -100.0}, shipped.confidence)
     retrieval = run_retrieval(test_assistant, "configure the badge reader on the reception kiosk",
                               OUTSIDER, REFERENCE_DATE, k=3, params=params)
     assert retrieval.articles[0].score < 0

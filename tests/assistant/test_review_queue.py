@@ -9,9 +9,9 @@ import pytest
 
 from assistant import review_queue, usage
 from assistant.types import Answer, Citation
-from core.store import catalog
+from core.store import state as state_store
 from core.store.flag_states import change_state, load_states, reconcile
-from ingest.types import Article
+from core.types import Article
 
 ARTICLE = Article("email/mailbox-full.md", "email/mailbox-full.md", "Mailbox full", (), "h1",
                   owner="ops@northwind.example")
@@ -19,9 +19,7 @@ ARTICLE = Article("email/mailbox-full.md", "email/mailbox-full.md", "Mailbox ful
 
 @pytest.fixture
 def state(tmp_path: Path) -> sqlite3.Connection:
-    conn = catalog.connect(tmp_path / "state.sqlite")
-    review_queue.ensure_schema(conn)
-    return conn
+    return state_store.connect(tmp_path / "state.sqlite")
 
 
 def report(state: sqlite3.Connection, kind: str = "outdated", comment: str = "quota changed"):

@@ -9,12 +9,12 @@ import pytest
 
 from assistant import users
 from core.errors import KbError
-from core.store import catalog
+from core.store import state as state_store
 
 
 @pytest.fixture
 def state(tmp_path: Path) -> sqlite3.Connection:
-    return catalog.connect(tmp_path / "state.sqlite")
+    return state_store.connect(tmp_path / "state.sqlite")
 
 
 def test_add_and_authenticate(state: sqlite3.Connection) -> None:
@@ -91,17 +91,32 @@ def test_permissions_by_role(role: str, permissions: set[str]) -> None:
     assert {p for p in users.PERMISSIONS if user.can(p)} == permissions
 
 
-def test_may_view_restricted_and_unpublished_articles() -> None:
-    agent = users.User("a", "agent", frozenset({"hr"}))
-    outsider = users.User("b", "agent", frozenset())
-    owner = users.User("c", "owner", frozenset())
-    admin = users.User("d", "admin", frozenset())
-    assert users.may_view(agent, ("HR",), "published")
-    assert not users.may_view(outsider, ("hr",), "published")
-    assert users.may_view(outsider, (), "published")
-    assert not users.may_view(outsider, (), "draft") and users.may_view(owner, (), "draft")
-    assert not users.may_view(owner, ("hr",), "published")
-    assert users.may_view(admin, ("hr",), "retired")
+def test_reader_audience_follows_role_and_groups() -> None:
+    from datetime import date
+
+    from core.types import ArticleFacts
+    from core.visibility import visible
+
+    def art(groups: tuple[str, ...], status: str = "published",
+            valid_until: date | None = None) -> ArticleFacts:
+        return ArticleFacts("x", "X", frozenset(groups), (), "", status, None, valid_until,
+                            None, None)
+
+    day = date(2026, 11, 25)
+    agent = users.reader(users.User("a", "agent", frozenset({"hr"})))
+    outsider = users.reader(users.User("b", "agent", frozenset()))
+    owner = users.reader(users.User("c", "owner", frozenset()))
+    admin = users.reader(users.User("d", "admin", frozenset()))
+    assert visible(agent, art(("HR",)), day)
+    assert not visible(outsider, art(("hr",)), day)
+    assert visible(outsider, art(()), day)
+    assert not visible(outsider, art((), "draft"), day) and visible(owner, art((), "draft"), day)
+    assert not visible(owner, art(("hr",)), day)
+    assert visible(admin, art(("hr",), "retired"), day)
+    # expired: out of service for agents (the day itself still counts), shown to owners
+    assert visible(outsider, art((), valid_until=day), day)
+    assert not visible(outsider, art((), valid_until=date(2026, 11, 24)), day)
+    assert visible(owner, art((), valid_until=date(2026, 11, 24)), day)
 
 
 def test_secret_is_generated_once(tmp_path: Path) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from core.types import Article, Block
 from ingest.quality.lifecycle import load_lifecycle
 from ingest.quality.policy import QualityPolicy
-from ingest.types import Article, Block
 
 AS_OF = date(2026, 11, 25)
 POLICY = QualityPolicy(lifecycle=load_lifecycle())

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from core.types import Article, Block, Chunk
 from ingest.chunk import chunk_article, chunk_id, sections, slugify
 from ingest.load import load_article
 from ingest.run import discover
 from ingest.tokens import count_tokens
-from ingest.types import Article, Block, Chunk
 from tests.ingest.helpers import DATA, KB_SAMPLES, TEST_KB
 
 GUIDE = DATA / "chunking" / "install-guide.md"

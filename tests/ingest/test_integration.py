@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from core.store import catalog
+from core.types import LoadFailure
 from ingest.run import IngestOptions, IngestReport, ingest_folder
 from ingest.tokens import count_tokens
-from ingest.types import LoadFailure
 from kb_cli.main import main
 from tests.ingest.helpers import TEST_KB_IDS, Index
 

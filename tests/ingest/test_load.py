@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from core.errors import ArticleError
+from core.types import Article, Block
 from ingest.load import html_steps, is_article_file, load_article, unwrap_pdf_lines
-from ingest.types import Article, Block
 from tests.ingest.helpers import (
     DATA,
     KB_SAMPLES,

@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from core.types import Block
 from ingest.quality.duplicates import (
     candidate_pairs,
     different_subjects,
@@ -18,7 +19,6 @@ from ingest.quality.duplicates import (
 )
 from ingest.quality.links import LinkIndex, anchor_ids, broken_link_flags
 from ingest.quality.rules import kb_flags
-from ingest.types import Block
 from tests.ingest.quality_helpers import AS_OF, GOOD_BODY, POLICY, article, words
 
 

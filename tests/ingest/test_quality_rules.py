@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConfigError
+from core.types import Block
 from ingest.load import load_article
 from ingest.quality import is_answerable_status, stale_info
 from ingest.quality.dates import obsolete_flag
@@ -17,7 +18,6 @@ from ingest.quality.metadata_rules import edit_distance, typo_of
 from ingest.quality.policy import QualityPolicy
 from ingest.quality.rules import article_flags
 from ingest.quality.structure import heading_matches, normalise_heading
-from ingest.types import Block
 from tests.ingest.quality_helpers import AS_OF, GOOD_BODY, POLICY, article, words
 
 

@@ -8,12 +8,13 @@ from datetime import date
 from pathlib import Path
 
 from core.store import catalog
+from core.store import state as state_store
+from core.store.catalog import apply_reviewed, load_flags
 from core.store.flag_states import load_states, mark_reviewed
 from ingest.quality.queue import build_queue
 from ingest.quality.report import age_histogram, build_health, render_html
 from ingest.quality.rules import article_flags
-from ingest.quality.run import apply_reviewed, current_flags, refresh_flags
-from ingest.quality.store import load_flags
+from ingest.quality.run import current_flags, refresh_flags
 from ingest.run import IngestOptions, ingest_folder
 from tests.ingest.quality_helpers import AS_OF, POLICY, article
 
@@ -56,7 +57,7 @@ def test_refresh_stores_flags_and_reconciles_states(tmp_path, index, hashing_emb
     small_kb(tmp_path / "kb")
     ingest_folder(tmp_path / "kb", index.conn, index.collection, hashing_embedder,
                   index.paths.bm25, IngestOptions())
-    state = catalog.connect(tmp_path / "state.sqlite")
+    state = state_store.connect(tmp_path / "state.sqlite")
     run = refresh_flags(index.conn, index.collection, state, POLICY, AS_OF)
     found = sorted((f.article_id, f.kind, f.evidence["key"]) for f in run.flags)
     assert found == [("email/dup-a.md", "duplicate", "email/dup-b.md"),
@@ -74,7 +75,7 @@ def test_date_kinds_are_recomputed_for_another_as_of(tmp_path, index, hashing_em
     small_kb(tmp_path / "kb")
     ingest_folder(tmp_path / "kb", index.conn, index.collection, hashing_embedder,
                   index.paths.bm25, IngestOptions())
-    state = catalog.connect(tmp_path / "state.sqlite")
+    state = state_store.connect(tmp_path / "state.sqlite")
     refresh_flags(index.conn, index.collection, state, POLICY, AS_OF)
     earlier = current_flags(index.conn, POLICY, date(2025, 6, 1))
     assert "stale" not in {f.kind for f in earlier}
@@ -88,7 +89,7 @@ def test_marked_reviewed_survives_a_reingest(tmp_path, index, hashing_embedder):
     options = IngestOptions()
     ingest_folder(tmp_path / "kb", index.conn, index.collection, hashing_embedder,
                   index.paths.bm25, options)
-    state = catalog.connect(tmp_path / "state.sqlite")
+    state = state_store.connect(tmp_path / "state.sqlite")
     mark_reviewed(state, "network/old.md", date(2026, 11, 20), "alice", None)
     assert apply_reviewed(index.conn, {"network/old.md": date(2026, 11, 20)}) == 1
     assert apply_reviewed(index.conn, {"network/old.md": date(2020, 1, 1)}) == 0  # older

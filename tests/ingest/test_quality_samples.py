@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from core.store import catalog
+from core.store import state as state_store
 from ingest.quality.lifecycle import load_lifecycle
 from ingest.quality.policy import QualityPolicy
 from ingest.quality.run import refresh_flags
@@ -39,7 +39,7 @@ EXPECTED = {
 def test_kb_samples_defects_and_nothing_else(tmp_path, index, real_embedder):
     ingest_folder(KB_SAMPLES, index.conn, index.collection, real_embedder, index.paths.bm25,
                   IngestOptions())
-    state = catalog.connect(tmp_path / "state.sqlite")
+    state = state_store.connect(tmp_path / "state.sqlite")
     run = refresh_flags(index.conn, index.collection, state, QualityPolicy(
         lifecycle=load_lifecycle()), date(2026, 11, 25))
     assert {(f.article_id, f.kind, f.evidence["key"]) for f in run.flags} == EXPECTED

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import KbError
-from core.store import catalog
+from core.store import state as state_store
 from core.store.flag_states import (
     change_state,
     history,
@@ -17,9 +17,9 @@ from core.store.flag_states import (
     reconcile,
     reviewed_overrides,
 )
+from core.types import Flag
 from ingest.quality.policy import KINDS
 from ingest.quality.queue import ArticleSignals, build_queue, effective_state
-from ingest.types import Flag
 from tests.ingest.quality_helpers import article
 
 STALE = Flag("a.md", "stale", "medium", "last reviewed long ago", {"key": "review-age"})
@@ -29,7 +29,7 @@ OTHER = Flag("b.md", "metadata", "medium", "no owner", {"key": "no-owner"})
 
 @pytest.fixture
 def state(tmp_path: Path):
-    conn = catalog.connect(tmp_path / "state.sqlite")
+    conn = state_store.connect(tmp_path / "state.sqlite")
     yield conn
     conn.close()
 

@@ -12,9 +12,9 @@ import pytest
 
 from core.errors import KbError
 from core.store import catalog
+from core.types import LoadFailure
 from ingest.embed import HashingEmbedder
 from ingest.run import IngestOptions, IngestReport, ingest_folder
-from ingest.types import LoadFailure
 from tests.ingest.helpers import DATA, TEST_KB_IDS, Index
 
 VPN = "network/vpn-reset.md"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from core.paths import state_db
-from core.store import catalog
+from core.store import state as state_store
 from core.store.flag_states import history
 from kb_cli.main import main
 
@@ -106,7 +106,7 @@ def test_flag_dismiss_reingest_change_fix(kb_dir: Path, capsys):
                                                   ("printing/queue.md", "broken-link"): "fixed"}
     assert states(capsys) == {}
 
-    conn = catalog.connect(state_db(Path.cwd() / "data"))
+    conn = state_store.connect(state_db(Path.cwd() / "data"))
     trail = [(e["by"], e["from_state"], e["to_state"], e["note"])
              for e in history(conn, "printing/offline.md")]
     assert trail == [("kb", None, "open", "detected"),
@@ -121,7 +121,8 @@ def test_acknowledge_and_mark_reviewed(kb_dir: Path, capsys):
     assert states(capsys, "--state", "acknowledged") == {("printing/queue.md", "broken-link"):
                                                          "acknowledged"}
     assert kb_cmd("review", "printing/offline.md", "--reviewed", "--by", "carol") == 0
-    assert "marked reviewed on 2026-11-25 by carol; 1 stale flag fixed" in capsys.readouterr().out
+    assert capsys.readouterr().out == ("printing/offline.md: marked reviewed on 2026-11-25 by "
+                                       "carol; stale (review-age) open -> fixed\n")
     assert ("printing/offline.md", "stale") not in states(capsys)
     ingest(kb_dir)  # the file still says 2024-01-10: kb's review date wins
     assert ("printing/offline.md", "stale") not in states(capsys)
@@ -159,7 +160,7 @@ def test_review_errors_are_one_clear_line(kb_dir: Path, capsys):
     assert kb_cmd("review", "nope.md", "--ack") == 2
     assert "no article 'nope.md' in the index" in capsys.readouterr().err
     assert kb_cmd("review", "printing/offline.md", "--ack", "--flag", "duplicate") == 2
-    assert "has no current duplicate flags" in capsys.readouterr().err
+    assert "printing/offline.md has no duplicate flags to acknowledge" in capsys.readouterr().err
 
 
 def test_flags_without_an_index(tmp_path: Path, kb_dir: Path, capsys):

@@ -10,7 +10,7 @@ import pytest
 
 from assistant import users
 from core.paths import state_db
-from core.store import catalog
+from core.store import state as state_store
 from kb_cli.main import main
 
 
@@ -28,7 +28,7 @@ def test_users_lifecycle(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                       "--data-dir", d)
     assert code == 0 and "added ana (owner; groups hr,it)" in out
     password = out.split("password: ")[1].split()[0]
-    state = catalog.connect(state_db(tmp_path))
+    state = state_store.connect(state_db(tmp_path))
     assert users.authenticate(state, "ana", password) is not None
     monkeypatch.setattr("sys.stdin", io.StringIO("typed-password\n"))
     assert kb(capsys, "users", "add", "bo", "--role", "agent", "--password-stdin",

@@ -23,9 +23,9 @@ import pytest
 from assistant import users
 from core.paths import live_index, state_db
 from core.settings import Settings
-from core.store import catalog
-from ingest.vectors import open_collection
-from tests.assistant.helpers import KB_SAMPLES, build_index
+from core.store import state as state_store
+from ingest.update import update_index
+from tests.assistant.helpers import KB_SAMPLES
 
 #: the password of every test user
 PASSWORD = "correct-horse-battery"
@@ -93,14 +93,10 @@ def web_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Path
     shutil.copytree(KB_SAMPLES, source)
     (source / "endpoint" / "monitor-flickers.md").write_text(XSS_MD, encoding="utf-8")
     (source / XSS_ARTICLE).write_text(XSS_TXT, encoding="utf-8")
-    data_dir = build_index(root / "data", source, real_embedder)
-    from kb_cli.flags_cmd import update_flags
-
-    paths = live_index(data_dir)
-    conn = catalog.connect(paths.catalog)
-    update_flags(Settings(data_dir=data_dir), conn, open_collection(paths.chroma), date.today())
-    conn.close()
-    state = catalog.connect(state_db(data_dir))
+    data_dir = root / "data"
+    update_index(live_index(data_dir), state_db(data_dir), source, real_embedder,
+                 Settings(data_dir=data_dir), date.today())  # as `kb ingest` does
+    state = state_store.connect(state_db(data_dir))
     for name, (role, groups) in USERS.items():
         users.add_user(state, name, role, users.parse_groups(groups), PASSWORD)
     state.close()
@@ -129,7 +125,7 @@ def start_server(data_dir: Path, embedder: Any) -> tuple[str, Any, threading.Thr
 @pytest.fixture(scope="session")
 def server(web_kb: Path, real_embedder: Any) -> Iterator[Server]:
     url, uv, thread = start_server(web_kb, real_embedder)
-    state = catalog.connect(state_db(web_kb))
+    state = state_store.connect(state_db(web_kb))
     tokens = {name: users.issue_token(state, name) for name in USERS}
     state.close()
     yield Server(url, web_kb, tokens)

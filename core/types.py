@@ -108,3 +108,19 @@ class LoadFailure:
 
     path: str
     error: str
+
+
+@dataclass(frozen=True)
+class ArticleFacts:
+    """What retrieval, visibility and citations need of an article, without its text."""
+
+    id: str
+    title: str
+    groups: frozenset[str]
+    products: tuple[str, ...]
+    category: str
+    status: str
+    last_reviewed: date | None
+    valid_until: date | None
+    url: str | None
+    owner: str | None

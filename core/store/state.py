@@ -1,0 +1,86 @@
+"""The state database (``DATA_DIR/state.sqlite``): what outlives index switches.
+
+Users, sessions and API tokens; answers, feedback and agents' reports; knowledge gaps; flags'
+review states, their audit trail, "marked reviewed" dates and owner reassignments. Its schema
+is the numbered list below, applied once when :func:`connect` opens the file (never on a
+request path). A database written by kb 0.1.0, which made its tables on demand, upgrades in
+place: migration 1 is that schema verbatim, so it applies over it without touching a row.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from core.store.db import Migration, open_db
+
+#: "kbst": marks a state database
+APP_ID = 0x6B627374
+#: tables kb 0.1.0 created by opening the state DB as a catalog; always empty there
+CATALOG_LEFTOVERS = ("chunks", "articles", "flags", "kv")
+
+
+def _drop_catalog_leftovers(conn: sqlite3.Connection) -> None:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    for table in CATALOG_LEFTOVERS:
+        if table in tables and not conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():
+            conn.execute(f"DROP TABLE {table}")
+
+
+MIGRATIONS: list[Migration] = [
+    # 1: kb 0.1.0's tables (users.py, usage.py, gaps.py, review.py, review_queue.py made them)
+    """
+    CREATE TABLE IF NOT EXISTS users (
+        name TEXT PRIMARY KEY, role TEXT NOT NULL, groups TEXT NOT NULL,
+        password_hash TEXT NOT NULL, created_at TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS api_tokens (
+        digest TEXT PRIMARY KEY, name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        created_at TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS sessions (
+        digest TEXT PRIMARY KEY, name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        expires_at TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS answers (
+        id TEXT PRIMARY KEY, asked_at TEXT NOT NULL, asked_by TEXT, question TEXT NOT NULL,
+        answered INTEGER NOT NULL, confidence REAL, cited TEXT NOT NULL,
+        stale_cited INTEGER NOT NULL, latency_ms REAL);
+    CREATE INDEX IF NOT EXISTS answers_at ON answers(asked_at);
+    CREATE TABLE IF NOT EXISTS feedback (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, answer_id TEXT NOT NULL, given_by TEXT,
+        helpful INTEGER NOT NULL, comment TEXT, given_at TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS reports (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, answer_id TEXT NOT NULL, article_id TEXT NOT NULL,
+        kind TEXT NOT NULL, comment TEXT, reported_by TEXT, reported_at TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS reports_article ON reports(article_id);
+    CREATE TABLE IF NOT EXISTS gaps (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, question TEXT NOT NULL, reason TEXT NOT NULL,
+        asked_by TEXT, confidence REAL, asked_at TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS gaps_at ON gaps(asked_at);
+    CREATE TABLE IF NOT EXISTS flag_states (
+        article_id TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'fixed', 'dismissed')),
+        severity TEXT NOT NULL, reason TEXT NOT NULL, evidence TEXT NOT NULL,
+        content_hash TEXT, note TEXT, changed_by TEXT NOT NULL, changed_at TEXT NOT NULL,
+        first_seen TEXT NOT NULL, PRIMARY KEY (article_id, kind, key));
+    CREATE TABLE IF NOT EXISTS flag_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL, kind TEXT NOT NULL,
+        key TEXT NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL, from_state TEXT,
+        to_state TEXT NOT NULL, note TEXT);
+    CREATE INDEX IF NOT EXISTS flag_events_article ON flag_events(article_id, id);
+    CREATE TABLE IF NOT EXISTS reviewed_on (
+        article_id TEXT PRIMARY KEY, reviewed_on TEXT NOT NULL, by TEXT NOT NULL,
+        at TEXT NOT NULL, content_hash TEXT);
+    CREATE TABLE IF NOT EXISTS owner_assignments (
+        article_id TEXT PRIMARY KEY, owner TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS owner_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL, from_owner TEXT,
+        to_owner TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL);
+    """,
+    # 2: kb 0.1.0 opened the state DB as a catalog too, leaving empty catalog tables behind
+    _drop_catalog_leftovers,
+]
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open the state database, creating or upgrading its schema first."""
+    # kb 0.1.0 wrote no application_id and a user_version that counted *catalog* migrations
+    return open_db(path, MIGRATIONS, APP_ID, legacy_version=lambda conn: 0)
