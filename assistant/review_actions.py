@@ -116,8 +116,9 @@ def apply_action(stores: Stores, article: Article, action: str, by: str, as_of: 
     states, to = targets[action]
     chosen = _chosen(items, kind, key, states)
     if not chosen:
-        what = f"{kind} flags" if kind else "flags" if key is None else "that flag"
-        raise KbError(f"{article.id} has no {what} to {action} (states {', '.join(states)})")
+        named = key[1] if key is not None else kind
+        raise KbError(f"{article.id}: no {named + ' ' if named else ''}flag is "
+                      f"{' or '.join(states)}, so there is nothing to {action}")
     changed = change_state(stores.state, [i.flag for i in chosen], to, by, note,
                            article.content_hash)
     return ActionResult(article.id, action, by, _changes(changed, to))

@@ -15,13 +15,6 @@ from ingest.quality.policy import QualityPolicy
 from ingest.quality.structure import is_fragment
 
 
-def is_answerable_status(article: Article, as_of: date) -> bool:
-    """May this article be used to answer? Not when draft, retired, or past its valid-until."""
-    if article.status != "published":
-        return False
-    return article.valid_until is None or article.valid_until >= as_of
-
-
 def _bad_review_date(article: Article) -> str | None:
     for problem in article.meta_problems:
         if problem.startswith("last_reviewed:"):

@@ -10,8 +10,9 @@ import pytest
 
 from core.errors import ConfigError
 from core.types import Block
+from core.visibility import in_service
 from ingest.load import load_article
-from ingest.quality import is_answerable_status, stale_info
+from ingest.quality import stale_info
 from ingest.quality.dates import obsolete_flag
 from ingest.quality.lifecycle import load_lifecycle
 from ingest.quality.metadata_rules import edit_distance, typo_of
@@ -99,11 +100,11 @@ def test_expiry_edges(valid_until, expected):
 
 
 def test_answerable_status():
-    assert is_answerable_status(article(), AS_OF)
-    assert is_answerable_status(article(valid_until=AS_OF), AS_OF)
-    assert not is_answerable_status(article(valid_until=AS_OF - timedelta(days=1)), AS_OF)
-    assert not is_answerable_status(article(status="draft"), AS_OF)
-    assert not is_answerable_status(article(status="retired"), AS_OF)
+    assert in_service(article(), AS_OF)
+    assert in_service(article(valid_until=AS_OF), AS_OF)
+    assert not in_service(article(valid_until=AS_OF - timedelta(days=1)), AS_OF)
+    assert not in_service(article(status="draft"), AS_OF)
+    assert not in_service(article(status="retired"), AS_OF)
 
 
 def test_retired_articles_get_no_flags():

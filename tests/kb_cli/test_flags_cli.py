@@ -160,7 +160,8 @@ def test_review_errors_are_one_clear_line(kb_dir: Path, capsys):
     assert kb_cmd("review", "nope.md", "--ack") == 2
     assert "no article 'nope.md' in the index" in capsys.readouterr().err
     assert kb_cmd("review", "printing/offline.md", "--ack", "--flag", "duplicate") == 2
-    assert "printing/offline.md has no duplicate flags to acknowledge" in capsys.readouterr().err
+    assert ("printing/offline.md: no duplicate flag is open or acknowledged, so there is nothing "
+            "to acknowledge") in capsys.readouterr().err
 
 
 def test_flags_without_an_index(tmp_path: Path, kb_dir: Path, capsys):
