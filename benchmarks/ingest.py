@@ -15,7 +15,6 @@ import json
 import random
 import resource
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -35,14 +34,13 @@ def run_ingest(corpus: Path, data_dir: Path) -> tuple[dict, float]:
 
 def embed_only_seconds(data_dir: Path, sample: int) -> tuple[float, int, int]:
     from core.paths import live_index
+    from core.store import catalog
     from ingest.embed import SentenceTransformerEmbedder
 
-    catalog = sqlite3.connect(str(live_index(data_dir, create=False).catalog))
-    rows = catalog.execute("SELECT a.title, c.section, c.text FROM chunks c JOIN articles a "
-                           "ON a.id = c.article_id").fetchall()
+    conn = catalog.open_readonly(live_index(data_dir, create=False).catalog)
     texts = []
-    for title, section, text in rows:
-        path = " > ".join(json.loads(section))
+    for _, title, section, text in catalog.lexical_documents(conn):
+        path = " > ".join(section)
         texts.append(f"{title} | {path}\n{text}" if path else f"{title}\n{text}")
     picked = random.Random(7).sample(texts, min(sample, len(texts)))
     model = SentenceTransformerEmbedder()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sqlite3
 import sys
 import time
 from collections import Counter
@@ -43,7 +42,7 @@ def snapshot_dates(corpus: Path) -> dict[str, date]:
 
 def compute(data_dir: Path, corpus: Path) -> tuple[list, list, dict, float]:
     from core.paths import live_index
-    from core.store.catalog import row_to_article
+    from core.store import catalog
     from ingest.quality.dates import date_flags
     from ingest.quality.duplicates import article_vectors
     from ingest.quality.lifecycle import load_lifecycle
@@ -53,11 +52,10 @@ def compute(data_dir: Path, corpus: Path) -> tuple[list, list, dict, float]:
     from ingest.vectors import open_collection
 
     paths = live_index(data_dir, create=False)
-    conn = sqlite3.connect(f"file:{paths.catalog}?mode=ro", uri=True)
-    conn.row_factory = sqlite3.Row
+    conn = catalog.open_readonly(paths.catalog)
     started = time.perf_counter()
-    articles = [row_to_article(r) for r in conn.execute("SELECT * FROM articles ORDER BY id")]
-    chunks = dict(conn.execute("SELECT id, article_id FROM chunks").fetchall())
+    articles = list(catalog.iter_articles(conn))
+    chunks = catalog.chunk_articles(conn)
     vectors = article_vectors(open_collection(paths.chroma), chunks)
     policy = QualityPolicy(lifecycle=load_lifecycle())
     snaps = snapshot_dates(corpus)

@@ -52,6 +52,13 @@ def connect(path: Path) -> sqlite3.Connection:
     return open_db(path, MIGRATIONS, APP_ID)
 
 
+def open_readonly(path: Path) -> sqlite3.Connection:
+    """Read a catalog another process may be writing, without migrating or locking it."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
 def copy(src: Path, dst: Path) -> None:
     """Copy a catalog consistently (SQLite's online backup), e.g. into a staging index."""
     source, target = sqlite3.connect(str(src)), sqlite3.connect(str(dst))
@@ -146,6 +153,16 @@ def set_kv(conn: sqlite3.Connection, key: str, value: Any) -> None:
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
     return {"articles": conn.execute("SELECT count(*) FROM articles").fetchone()[0],
             "chunks": conn.execute("SELECT count(*) FROM chunks").fetchone()[0]}
+
+
+def article_ids(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT id FROM articles ORDER BY id")]
+
+
+def articles_without_chunks(conn: sqlite3.Connection) -> list[str]:
+    """Ids of articles the catalog lists with no chunk (never true after a whole write)."""
+    return [r[0] for r in conn.execute("SELECT id FROM articles a WHERE NOT EXISTS "
+                                       "(SELECT 1 FROM chunks c WHERE c.article_id = a.id)")]
 
 
 def article_paths(conn: sqlite3.Connection) -> dict[str, str]:

@@ -18,6 +18,7 @@ from assistant.answer import (
 )
 from assistant.service import Assistant, ask, open_assistant
 from assistant.types import ArticleHit, Citation, Hit, Retrieval, Viewer
+from core.store import catalog
 from evals.dataset import load_dataset
 from evals.metrics import supported
 from evals.run import answer_lines
@@ -41,12 +42,12 @@ def printer(tmp_path: Path) -> Assistant:
 
 def chunk_hit(assistant: Assistant, article_id: str, section: str, score: float) -> Hit:
     """A Hit for a real chunk of the catalog, as retrieval would return it."""
-    row = assistant.index.conn.execute(
-        "SELECT id, position, section, anchor, text FROM chunks WHERE article_id = ? AND "
-        "section = ?", (article_id, json.dumps([section]))).fetchone()
+    cid, (_, position, _, anchor, text) = next(
+        (cid, row) for cid, row in catalog.chunks_of(assistant.index.conn, article_id)
+        if row[2] == (section,))
     facts = assistant.index.articles[assistant.index.article_row[article_id]]
-    return Hit(row["id"], article_id, facts.title, (section,), row["anchor"], row["text"],
-               row["position"], score, url=facts.url, last_reviewed=facts.last_reviewed)
+    return Hit(cid, article_id, facts.title, (section,), anchor, text, position, score,
+               url=facts.url, last_reviewed=facts.last_reviewed)
 
 
 def retrieval_of(*articles: tuple[Hit, float], confidence: float = 0.9) -> Retrieval:
@@ -104,9 +105,7 @@ def test_a_symptom_match_is_answered_with_the_resolution_then_a_close_second(
 
 def test_a_best_passage_outside_the_symptoms_is_quoted_before_the_resolution(
         printer: Assistant) -> None:
-    rows = printer.index.conn.execute(
-        "SELECT section FROM chunks WHERE article_id = ? ORDER BY position", (JAM,)).fetchall()
-    sections = [json.loads(r["section"]) for r in rows]
+    sections = [list(row[2]) for _, row in catalog.chunks_of(printer.index.conn, JAM)]
     assert ["Cause"] in sections or ["Resolution"] in sections
     top = chunk_hit(printer, JAM, "Resolution", 1.0)
     answer = extractive_answer(retrieval_of((top, 1.0)), printer.index.conn, threshold=0.5)
@@ -216,9 +215,9 @@ def test_every_marker_points_at_a_citation_and_every_line_is_supported_by_it(
             assert cited, (q.id, line)
             assert any(supported(line, p) for p in cited), (q.id, line)
         for c in answer.citations:
-            row = conn.execute("SELECT article_id, text, anchor FROM chunks WHERE id = ?",
-                               (c.chunk_id,)).fetchone()
-            assert (row["article_id"], row["text"]) == (c.article_id, c.text)
+            article_id, _, _, anchor, text = dict(catalog.chunks_of(conn, c.article_id))[
+                c.chunk_id]
+            assert (article_id, text) == (c.article_id, c.text)
             assert c.snippet == c.text[:300]
-            assert c.url.endswith(f"#{row['anchor']}") or not row["anchor"]
+            assert c.url.endswith(f"#{anchor}") or not anchor
     assert answered >= 12

@@ -128,9 +128,7 @@ class Index:
         return vectors.all_ids(self.collection)
 
     def article_ids(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT id FROM articles ORDER BY id")]
+        return catalog.article_ids(self.conn)
 
     def chunk_texts(self, article_id: str) -> dict[str, str]:
-        rows = self.conn.execute("SELECT id, text FROM chunks WHERE article_id = ?",
-                                 (article_id,))
-        return {r[0]: r[1] for r in rows}
+        return {cid: row[4] for cid, row in catalog.chunks_of(self.conn, article_id)}

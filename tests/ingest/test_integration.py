@@ -160,9 +160,9 @@ def stored_articles(catalog_path: Path) -> int:
     if not catalog_path.exists():
         return 0
     try:
-        conn = sqlite3.connect(f"file:{catalog_path}?mode=ro", uri=True, timeout=1)
+        conn = catalog.open_readonly(catalog_path)
         try:
-            return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+            return catalog.counts(conn)["articles"]
         finally:
             conn.close()
     except sqlite3.OperationalError:  # not created yet, or mid-migration
@@ -210,9 +210,7 @@ def test_a_killed_run_leaves_a_consistent_index(capsys: pytest.CaptureFixture[st
     assert set(kept) == set(in_order[: len(kept)])  # whole batches, in order
     assert index.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert index.conn.execute("PRAGMA foreign_key_check").fetchall() == []
-    assert index.conn.execute("SELECT count(*) FROM articles a WHERE NOT EXISTS "
-                              "(SELECT 1 FROM chunks c WHERE c.article_id = a.id)"
-                              ).fetchone()[0] == 0
+    assert catalog.articles_without_chunks(index.conn) == []
     assert kept_chunks <= index.chroma_ids()
 
     # the next run finishes the job: no stray vectors, no duplicates, nothing embedded twice

@@ -165,8 +165,7 @@ def test_a_reused_id_is_reported_and_skipped(kb_copy: Path, index: Index) -> Non
     assert report.failed == [LoadFailure(
         "email/shared-mailbox.md", "id 'KB0012345' is already used by email/copy.md")]
     assert report.articles == 6
-    assert index.conn.execute("SELECT path FROM articles WHERE id = 'KB0012345'"
-                              ).fetchone()[0] == "email/copy.md"
+    assert catalog.article_paths(index.conn)["KB0012345"] == "email/copy.md"
 
 
 def test_readme_hidden_folders_and_sidecars_are_not_articles(kb_copy: Path,

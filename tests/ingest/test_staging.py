@@ -43,7 +43,7 @@ def data_dir(tmp_path: Path) -> Path:
 def articles(paths: IndexPaths) -> list[str]:
     conn = catalog.connect(paths.catalog)
     try:
-        return [r[0] for r in conn.execute("SELECT id FROM articles ORDER BY id")]
+        return catalog.article_ids(conn)
     finally:
         conn.close()
 
