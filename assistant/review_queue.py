@@ -6,8 +6,8 @@
 * States and history are ``core.store.flag_states``'s; owners' actions go through
   ``assistant.review_actions.apply_action``; owner reassignments are applied to the articles
   here, so ``kb flags --owner`` and the web queue filter on the same owners.
-* Usage and feedback counts (``assistant.usage.article_signals``: citations; not-helpful
-  votes plus reports as negative feedback) order the queue.
+* Usage and feedback counts (``assistant.usage.article_signals``: citations; answers with
+  a thumbs-down or a report as negative feedback, each answer once) order the queue.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ class Filters:
 
 
 def queue_signals(state: sqlite3.Connection) -> dict[str, ArticleSignals]:
-    return {aid: ArticleSignals(s.cited, s.not_helpful + s.reports)
+    """Citations and negative feedback per article, for the queue's order and rows: negative
+    feedback counts answers (a thumbs-down and a report on the same answer count once)."""
+    return {aid: ArticleSignals(s.cited, s.negative)
             for aid, s in article_signals(state).items()}
 
 

@@ -7,16 +7,17 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from assistant.answer import extractive_answer
+from assistant.answer import RELATED_FLOOR, Escalation, extractive_answer
 from assistant.calibration import Calibration, load_calibration
 from assistant.gaps import record_gap
-from assistant.index import SearchIndex, load_index
+from assistant.index import LazyCollection, SearchIndex, load_index
 from assistant.retrieve import RetrievalParams, retrieve
+from assistant.trust import with_warnings
 from assistant.types import Answer, Retrieval, Viewer
 from core.errors import KbError
 from core.paths import IndexPaths, live_index, state_db
@@ -27,7 +28,6 @@ from ingest.embed import Embedder
 from ingest.quality import QualityPolicy, stale_info
 from ingest.quality.dates import obsolete_flag
 from ingest.quality.lifecycle import load_lifecycle
-from ingest.vectors import open_collection
 
 
 @dataclass
@@ -41,6 +41,8 @@ class Assistant:
     stale_days: int
     llm: Any = None
     policy: QualityPolicy | None = None
+    related_floor: float = RELATED_FLOOR
+    escalation: Escalation = field(default_factory=lambda: Escalation())
     _freshness: dict[tuple[str, date, str], tuple[bool, str | None]] = field(
         default_factory=dict)
 
@@ -75,7 +77,7 @@ def open_index(paths: IndexPaths) -> SearchIndex:
     if not paths.catalog.exists():
         raise KbError(f"no index at {paths.root}: run 'kb ingest' first")
     conn = catalog.connect(paths.catalog)
-    return load_index(paths, conn, open_collection(paths.chroma))
+    return load_index(paths, conn, LazyCollection(paths.chroma))
 
 
 def open_assistant(data_dir: Path, embedder: Embedder, threshold: float | None = None,
@@ -99,9 +101,11 @@ def assistant_from_settings(settings: Settings, embedder: Embedder, llm: Any = N
     calibration file): what ``kb ask``, ``kb eval`` and ``kb serve`` open."""
     from ingest.quality.policy import policy_from_settings
 
-    return open_assistant(settings.data_dir, embedder, settings.abstain_threshold,
-                          settings.stale_days, llm, policy_from_settings(settings),
-                          load_calibration(settings.calibration_file), paths)
+    opened = open_assistant(settings.data_dir, embedder, settings.abstain_threshold,
+                            settings.stale_days, llm, policy_from_settings(settings),
+                            load_calibration(settings.calibration_file), paths)
+    return replace(opened, related_floor=settings.related_min_similarity,
+                   escalation=Escalation(settings.escalation, settings.escalation_by_category))
 
 
 def run_retrieval(assistant: Assistant, question: str, viewer: Viewer, as_of: date,
@@ -117,11 +121,39 @@ def ask(assistant: Assistant, question: str, viewer: Viewer, as_of: date, k: int
     if not question:
         raise KbError("the question is empty")
     retrieval = run_retrieval(assistant, question, viewer, as_of, k)
-    answer = extractive_answer(retrieval, assistant.index.conn, assistant.threshold)
+    answer = extractive_answer(retrieval, assistant.index.conn, assistant.threshold,
+                               assistant.related_floor)
     if answer.answered and assistant.llm is not None:
         from assistant.llm import llm_answer
 
         answer = llm_answer(assistant.llm, retrieval, answer)
-    if not answer.answered and record:
-        record_gap(assistant.state, question, "not_covered", asked_by, answer.confidence)
+    if answer.answered:
+        return with_warnings(answer, assistant.state)
+    answer = replace(answer, escalation=assistant.escalation.line(
+        viewer.category or _closest_category(assistant, answer)))
+    if record:
+        reason = "access" if _hidden_answer(assistant, question, viewer, as_of) \
+            else "not_covered"
+        record_gap(assistant.state, question, reason, asked_by, answer.confidence)
     return answer
+
+
+def _closest_category(assistant: Assistant, answer: Answer) -> str | None:
+    """The category of the closest related article (shown only above the relevance floor)."""
+    if not answer.related:
+        return None
+    row = assistant.index.article_row.get(answer.related[0]["article_id"])
+    return assistant.index.articles[row].category or None if row is not None else None
+
+
+def _hidden_answer(assistant: Assistant, question: str, viewer: Viewer, as_of: date) -> bool:
+    """Would an article hidden from this viewer answer the question? Then the gap is one of
+    access, not of content (recorded for owners; the asker is told nothing of it)."""
+    if viewer.all_groups:
+        return False
+    wider = run_retrieval(assistant, question, replace(viewer, all_groups=True), as_of, k=2)
+    if not wider.articles or wider.confidence < assistant.threshold:
+        return False
+    mine = assistant.index.visible_articles(viewer.groups, as_of, viewer.product,
+                                            viewer.category)
+    return not mine[assistant.index.article_row[wider.articles[0].article_id]]

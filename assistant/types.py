@@ -13,6 +13,8 @@ class Viewer:
     groups: frozenset[str] = frozenset()
     product: str | None = None
     category: str | None = None
+    #: every group's articles (only to tell an access gap from a real one; never shown)
+    all_groups: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class Citation:
     chunk_id: str = ""
     stale_reason: str | None = None
     text: str = ""
+    #: an open high-severity flag on the article, in plain words ("Reported outdated ...")
+    warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,3 +85,7 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     related: tuple[dict, ...] = ()
     note: str | None = None
+    #: the next step when not covered ("Assign to Network-L2"), as the admin configured it
+    escalation: str | None = None
+    #: the cases a focused answer left out: ``{"title", "url"}``
+    other_cases: tuple[dict, ...] = ()

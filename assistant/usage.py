@@ -39,6 +39,8 @@ class ArticleSignals:
     helpful: int = 0
     not_helpful: int = 0
     reports: int = 0
+    #: answers citing it that got a thumbs-down or a report on it, each answer counted once
+    negative: int = 0
 
 
 def log_answer(conn: sqlite3.Connection, answer: Answer, asked_by: str | None,
@@ -93,22 +95,31 @@ def record_report(conn: sqlite3.Connection, logged: LoggedAnswer, article_id: st
 
 
 def article_signals(conn: sqlite3.Connection) -> dict[str, ArticleSignals]:
-    """Per article: times cited, helpful / not-helpful votes on answers citing it, reports."""
+    """Per article: times cited, helpful / not-helpful votes on answers citing it, reports,
+    and ``negative``: the answers citing it with a thumbs-down or a report on it (an answer
+    with both, or with several, counts once)."""
     cited: Counter[str] = Counter()
     helpful: Counter[str] = Counter()
     not_helpful: Counter[str] = Counter()
     votes: dict[str, list[int]] = {}
     for answer_id, value in conn.execute("SELECT answer_id, helpful FROM feedback"):
         votes.setdefault(answer_id, []).append(value)
+    negative: dict[str, set[str]] = {}
+    for answer_id, article_id in conn.execute("SELECT answer_id, article_id FROM reports"):
+        negative.setdefault(article_id, set()).add(answer_id)
     for answer_id, cited_json in conn.execute("SELECT id, cited FROM answers"):
+        answer_votes = votes.get(answer_id, [])
         for article_id in json.loads(cited_json):
             cited[article_id] += 1
-            for value in votes.get(answer_id, []):
+            for value in answer_votes:
                 (helpful if value else not_helpful)[article_id] += 1
+            if 0 in answer_votes:
+                negative.setdefault(article_id, set()).add(answer_id)
     reports = Counter(dict(conn.execute(
         "SELECT article_id, count(*) FROM reports GROUP BY article_id").fetchall()))
     ids = set(cited) | set(reports)
-    return {a: ArticleSignals(cited[a], helpful[a], not_helpful[a], reports[a]) for a in ids}
+    return {a: ArticleSignals(cited[a], helpful[a], not_helpful[a], reports[a],
+                              len(negative.get(a, ()))) for a in ids}
 
 
 def reports_for(conn: sqlite3.Connection, article_id: str) -> list[dict]:

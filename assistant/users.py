@@ -66,6 +66,13 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+def _password_hash(password: str) -> str:
+    """The argon2 hash kept for a password, which must have 8 characters or more."""
+    if len(password) < 8:
+        raise KbError("password: at least 8 characters")
+    return _hasher.hash(password)
+
+
 def add_user(conn: sqlite3.Connection, name: str, role: str, groups: frozenset[str],
              password: str) -> User:
     """Create a user; the name must be new, the role known and the password 8+ characters."""
@@ -74,14 +81,26 @@ def add_user(conn: sqlite3.Connection, name: str, role: str, groups: frozenset[s
         raise KbError(f"user name {name!r}: 1-64 characters, no spaces")
     if role not in ROLES:
         raise KbError(f"role {role!r}: must be one of {', '.join(ROLES)}")
-    if len(password) < 8:
-        raise KbError("password: at least 8 characters")
+    password_hash = _password_hash(password)
     if get_user(conn, name) is not None:
         raise KbError(f"user {name!r} already exists: 'kb users remove {name}' first")
     with conn:
         conn.execute("INSERT INTO users VALUES (?,?,?,?,?)",
-                     (name, role, json.dumps(sorted(groups)), _hasher.hash(password), now_iso()))
+                     (name, role, json.dumps(sorted(groups)), password_hash, now_iso()))
     return User(name, role, groups)
+
+
+def set_password(conn: sqlite3.Connection, name: str, password: str) -> int:
+    """Give a user a new password (8+ characters) and end their sessions, so a browser signed
+    in with the old one is signed out; API tokens stay (``revoke_tokens`` ends them).
+    Returns how many sessions were ended."""
+    password_hash = _password_hash(password)
+    with conn:
+        found = conn.execute("UPDATE users SET password_hash = ? WHERE name = ?",
+                             (password_hash, name)).rowcount
+        if not found:
+            raise KbError(f"no user {name!r}")
+        return conn.execute("DELETE FROM sessions WHERE name = ?", (name,)).rowcount
 
 
 def get_user(conn: sqlite3.Connection, name: str) -> User | None:

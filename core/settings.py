@@ -45,10 +45,18 @@ class Settings(BaseSettings):
     abstain_threshold: float | None = None
     # the fitted weights and threshold; default: assistant/calibration.json (shipped)
     calibration_file: Path | None = None
+    # related articles need a passage at least this close to the question (cosine)
+    related_min_similarity: float = 0.45
+    # the next step a "not covered" answer gives, e.g. "Assign to the Service Desk L2 queue";
+    # per category (the asker's filter, else the closest related article's) when given
+    escalation: str | None = None
+    escalation_by_category: dict[str, str] = {}
     llm_base_url: str | None = None
     llm_model: str = "gpt-4o-mini"
     llm_api_key: str | None = None
     llm_timeout_s: float = 20.0
+    # the longest answer asked of the model (0: no cap)
+    llm_max_tokens: int = 512
     secret_key: str | None = None
 
     @classmethod

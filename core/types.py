@@ -21,6 +21,12 @@ class Block:
     ``kind`` is one of ``heading``, ``text``, ``list_item``, ``code``, ``table``.
     ``section`` is the heading path above the block (without the article title), e.g.
     ``("Resolution", "Method 2")``; for a heading block it includes the heading itself.
+    ``level`` is a heading's level (2-6), a list item's nesting depth (0 = top level) or, for
+    a code block inside a list item, the depth of that list plus one. ``number`` is an ordered
+    item's number as the source shows it (``3`` for the third step even after an interruption;
+    ``0`` = not known, count). A ``code`` block's text keeps its line breaks verbatim and
+    ``lang`` is its language when the source says (``powershell``), else ``""``. Inline code
+    in any text is written in backticks; a ``table``'s text is a Markdown pipe table.
     """
 
     kind: str
@@ -29,6 +35,8 @@ class Block:
     level: int = 0
     ordered: bool = False
     links: tuple[str, ...] = ()
+    lang: str = ""
+    number: int = 0
 
 
 @dataclass(frozen=True)

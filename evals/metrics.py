@@ -71,6 +71,24 @@ def key_fact_recall(answer: str, key_facts: Sequence[str]) -> float:
     return sum(1 for fact in key_facts if _norm(fact) in text) / len(key_facts)
 
 
+def first_fact_line(lines: Sequence[str], key_facts: Sequence[str]) -> int | None:
+    """1-based number of the first answer line that holds a key fact; None when none does."""
+    facts = [_norm(f) for f in key_facts]
+    for number, line in enumerate(lines, start=1):
+        text = _norm(line)
+        if any(f in text for f in facts):
+            return number
+    return None
+
+
+def median(values: Sequence[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return float(ordered[mid]) if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
 def _tokens(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text.lower())
 

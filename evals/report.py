@@ -52,7 +52,9 @@ def markdown(report: dict[str, Any]) -> str:
     ans = report["answers"]
     lines += [
         "",
-        f"Answers (kb, answered questions): key-fact recall {ans['key_fact_recall']}, "
+        f"Answers (kb, answered questions): median length {ans.get('median_answer_lines')} "
+        f"lines / {ans.get('median_answer_tokens')} tokens, first key fact on line "
+        f"{ans.get('mean_first_fact_line')} on average, key-fact recall {ans['key_fact_recall']}, "
         f"all key facts present {ans['key_facts_all_present']}, citation precision "
         f"{ans['citation_precision']}, groundedness {ans['groundedness']}, token F1 "
         f"{ans['token_f1']}.",

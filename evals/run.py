@@ -11,16 +11,40 @@ from typing import Any
 from evals import metrics as m
 from evals.dataset import Question
 from evals.systems import Run, System
+from ingest.tokens import count_tokens
 
 _MARK = re.compile(r"\s*\[(\d+)\]")
 
 
-def answer_lines(answer: str, passages: dict[int, str]) -> list[tuple[str, list[str]]]:
-    """Each answer line without markers, with the texts of the passages it cites."""
-    out = []
+def _answer_units(answer: str) -> list[str]:
+    """Answer lines, a fenced code block (its marker after the closing fence) or a pipe table
+    (its marker after the last row) as one."""
+    out: list[str] = []
+    block: list[str] | None = None
     for line in answer.split("\n"):
-        marks = [int(n) for n in _MARK.findall(line)]
-        text = _MARK.sub("", line).strip()
+        if block is not None:
+            block.append(line)
+            if line.lstrip().startswith("```"):
+                out.append("\n".join(block))
+                block = None
+        elif line.lstrip().startswith("```"):
+            block = [line]
+        elif line.startswith("|") and out and out[-1].startswith("|"):
+            out[-1] += "\n" + line  # a pipe table is one unit too
+        else:
+            out.append(line)
+    return out + (["\n".join(block)] if block else [])
+
+
+def answer_lines(answer: str, passages: dict[int, str]) -> list[tuple[str, list[str]]]:
+    """Each answer line (a code block is one) without markers, with the texts of the
+    passages it cites."""
+    out = []
+    for line in _answer_units(answer):
+        # in a code block only the marker after the closing fence cites: `arr[1]` is code
+        tail = line.rsplit("\n", 1)[-1] if line.lstrip().startswith("```") else line
+        marks = [int(n) for n in _MARK.findall(tail)]
+        text = (line[:len(line) - len(tail)] + _MARK.sub("", tail)).strip()
         if not text or (line.startswith("**") and not marks):
             continue
         out.append((text, [passages[n] for n in marks if n in passages]))
@@ -47,7 +71,12 @@ def score_question(q: Question, run: Run, seconds: float) -> dict[str, Any]:
                     "ndcg@10": m.ndcg_at(run.ranked, gold)})
         if run.answered is not None and run.answered:
             precision, recall = m.citation_precision_recall(run.cited_articles, gold)
-            row.update({"citation_precision": precision, "citation_recall": recall,
+            shown = [text for text, _ in answer_lines(run.answer, {})]
+            row.update({"answer_lines": len(shown),
+                        "answer_tokens": count_tokens("\n".join(shown)),
+                        "first_fact_line": m.first_fact_line(shown, q.key_facts)
+                        if q.key_facts else None,
+                        "citation_precision": precision, "citation_recall": recall,
                         "key_fact_recall": m.key_fact_recall(run.answer, q.key_facts)
                         if q.key_facts else None,
                         "token_f1": m.token_f1(plain_answer(run.answer), q.reference_answer)
@@ -101,6 +130,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     answers = {k: _mean_of(answered, k) for k in ("citation_precision", "citation_recall",
                                                   "key_fact_recall", "token_f1", "groundedness")}
     answers["answered_questions"] = len(answered)
+    for key in ("answer_lines", "answer_tokens"):
+        answers[f"median_{key}"] = m.median([r[key] for r in answered if key in r])
+    answers["mean_first_fact_line"] = _mean_of(answered, "first_fact_line")
     with_facts = [r for r in answered if r.get("key_fact_recall") is not None]
     answers["key_facts_all_present"] = round(m.mean(
         [1.0 if r["key_fact_recall"] == 1.0 else 0.0 for r in with_facts]), 4) \

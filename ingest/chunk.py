@@ -26,24 +26,50 @@ def slugify(heading: str) -> str:
     return re.sub(r"[\s]+", "-", slug)
 
 
+def fence(code: str, lang: str = "") -> str:
+    """A code block as chunk text: ```` ```lang ````, its lines verbatim, ```` ``` ````.
+
+    (A code block that itself holds a line starting with three backticks gets a longer
+    fence, as Markdown does.)
+    """
+    runs = re.findall(r"^[ \t]*(`{3,})", code, re.M)
+    marks = "`" * max([3, *(len(run) + 1 for run in runs)])
+    return f"{marks}{lang}\n{code}\n{marks}"
+
+
 def render_block(block: Block, number: int | None = None) -> str:
+    """A block as chunk text.
+
+    A list item is its number (``3.``, the source's own number) or ``-`` plus its text,
+    indented two spaces per nesting level; a code block is fenced (:func:`fence`); a table is
+    a Markdown pipe table; anything else is its text, inline code in backticks.
+    """
     if block.kind == "list_item":
-        return f"{number}. {block.text}" if number is not None else f"- {block.text}"
+        marker = f"{number}." if number is not None else "-"
+        return f"{'  ' * block.level}{marker} {block.text}"
+    if block.kind == "code":
+        return fence(block.text, block.lang)
     return block.text
 
 
-def _units(blocks: list[Block]) -> list[str]:
-    out: list[str] = []
-    number = 0
+def _units(blocks: list[Block]) -> list[tuple[str, Block]]:
+    """Each block's chunk text. A step without a source number (``Block.number == 0``) counts
+    on from the step before it at its level; any other block restarts that count."""
+    out: list[tuple[str, Block]] = []
+    counts: dict[int, int] = {}
     for block in blocks:
         if block.kind == "heading":
             continue
-        if block.kind == "list_item" and block.ordered:
-            number += 1
-            out.append(render_block(block, number))
+        if block.kind != "list_item":
+            counts = {}
+            out.append((render_block(block), block))
+            continue
+        counts = {level: n for level, n in counts.items() if level <= block.level}
+        if block.ordered:
+            counts[block.level] = block.number or counts.get(block.level, 0) + 1
+            out.append((render_block(block, counts[block.level]), block))
         else:
-            number = 0 if block.kind != "list_item" else number
-            out.append(render_block(block))
+            out.append((render_block(block), block))
     return out
 
 
@@ -64,17 +90,50 @@ def _split_long(text: str, budget: int) -> list[str]:
     return pieces
 
 
-def _pack(units: list[str], budget: int) -> list[str]:
+def _split_code(block: Block, budget: int) -> list[str]:
+    """An over-long code block in parts on line boundaries, each part fenced on its own.
+
+    A single line longer than the budget is itself split (the only case where a line of code
+    is cut).
+    """
+    room = max(8, budget - count_tokens(fence("", block.lang)) - 1)
+    parts: list[list[str]] = []
+    used = room + 1
+    for line in block.text.split("\n"):
+        size = count_tokens(line) + 1
+        if size > room:  # the pieces of a cut line are parts of their own
+            parts.extend([piece] for piece in _split_long(line, room))
+            used = room + 1
+            continue
+        if used + size > room:
+            parts.append([])
+            used = 0
+        parts[-1].append(line)
+        used += size
+    return [text for part in parts for text in _fenced(part, block.lang, budget)]
+
+
+def _fenced(lines: list[str], lang: str, budget: int) -> list[str]:
+    """Fence ``lines``, halving them while the fenced text counts over the budget."""
+    text = fence("\n".join(lines), lang)
+    if count_tokens(text) <= budget or len(lines) < 2:
+        return [text]
+    half = len(lines) // 2
+    return _fenced(lines[:half], lang, budget) + _fenced(lines[half:], lang, budget)
+
+
+def _pack(units: list[tuple[str, Block]], budget: int) -> list[str]:
     pieces: list[str] = []
     current: list[str] = []
     used = 0
-    for unit in units:
+    for unit, block in units:
         size = count_tokens(unit) + 1
         if size > budget:
             if current:
                 pieces.append("\n".join(current))
                 current, used = [], 0
-            pieces.extend(_split_long(unit, budget))
+            pieces.extend(_split_code(block, budget) if block.kind == "code"
+                          else _split_long(unit, budget))
             continue
         if used + size > budget and current:
             pieces.append("\n".join(current))

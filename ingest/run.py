@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from core.errors import ArticleError, KbError
 from core.store import catalog
@@ -177,7 +177,7 @@ def write_changed(files: list[Path], scan: _Scan, conn: sqlite3.Connection, coll
     pending = 0
     for number, path in enumerate(files, start=1):
         if on_progress:
-            on_progress(number, len(files))
+            on_progress(number - 1, len(files))
         changed = read_changed(path, scan, options, report)
         if changed is None:
             continue
@@ -186,8 +186,12 @@ def write_changed(files: list[Path], scan: _Scan, conn: sqlite3.Connection, coll
         if pending >= BATCH_CHUNKS:
             report.embedded_chunks += _flush(batch, conn, collection, embedder)
             batch, pending = [], 0
+            if on_progress and number < len(files):  # embedding takes most of the time
+                on_progress(number, len(files))
     if batch:
         report.embedded_chunks += _flush(batch, conn, collection, embedder)
+    if on_progress:
+        on_progress(len(files), len(files))  # once, when everything is stored
 
 
 def remove_gone(scan: _Scan, conn: sqlite3.Connection, collection: Any,
@@ -249,17 +253,41 @@ def ingest_folder(root: Path, conn: sqlite3.Connection, collection: Any, embedde
     return report
 
 
-def terminal_progress(label: str) -> Callable[[int, int], None] | None:
-    """A tqdm bar on stderr when it is a terminal; None otherwise."""
-    if not sys.stderr.isatty():
-        return None
+def terminal_progress(label: str, unit: str = "files", every_s: float = 10.0,
+                      clock: Callable[[], float] = time.monotonic,
+                      stream: TextIO | None = None) -> Callable[[int, int], None]:
+    """Progress on stderr, for ``on_progress(done, total)``: a tqdm bar on a terminal; else
+    (a log, ``make run``) a plain line once ``every_s`` seconds have passed since the start or
+    the last line, and one at the end: ``ingest: 120/811 files (15%), 42 s``. A run shorter
+    than ``every_s`` prints nothing. Lines come from calls, so a step that takes longer than
+    ``every_s`` (one embedding batch) delays the next one.
+    """
+    out = stream or sys.stderr
+    if out.isatty():
+        return _progress_bar(label, unit, out)
+    started = clock()
+    last_line = started
+
+    def update(done: int, total: int) -> None:
+        nonlocal last_line
+        now = clock()
+        if now - last_line >= every_s or (done == total and now - started >= every_s):
+            percent = 100 * done // total if total else 100
+            print(f"{label}: {done}/{total} {unit} ({percent}%), {now - started:.0f} s",
+                  file=out, flush=True)
+            last_line = now
+
+    return update
+
+
+def _progress_bar(label: str, unit: str, out: TextIO) -> Callable[[int, int], None]:
     from tqdm import tqdm
 
     bar: dict[str, Any] = {}
 
     def update(done: int, total: int) -> None:
         if "bar" not in bar:
-            bar["bar"] = tqdm(total=total, desc=label, unit="file", file=sys.stderr)
+            bar["bar"] = tqdm(total=total, desc=label, unit=f" {unit}", file=out)
         bar["bar"].n = done
         bar["bar"].refresh()
         if done == total:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import sys
 from datetime import date
 
 from assistant.answer import answer_json
@@ -54,7 +56,9 @@ def run_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer_json(answer), indent=2))
         return 0
-    print(answer.answer)
+    print(terminal_text(answer.answer, sys.stdout.isatty()))
+    if answer.escalation:
+        print(f"\nNext step: {answer.escalation}")
     if answer.note:
         print(f"\n{answer.note}")
     if answer.citations:
@@ -63,12 +67,40 @@ def run_ask(args: argparse.Namespace) -> int:
             flag = "  [STALE]" if c.stale else ""
             print(f"  [{c.n}] {c.title} - {c.section} ({c.article_id}; reviewed "
                   f"{c.last_reviewed or 'never'}){flag}")
+            if c.warning:
+                print(f"      ! {c.warning}")
+    if answer.other_cases:
+        print("\nOther causes: " + "; ".join(o["title"] for o in answer.other_cases))
     if answer.related:
         print("\nRelated:" if answer.answered else "\nRelated articles:")
         for r in answer.related:
             print(f"  - {r['title']} ({r['article_id']})")
     print(f"\nconfidence {answer.confidence:.2f}")
     return 0
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_MARKER = re.compile(r"^(```)\s*(\[\d+\])\s*$")
+
+
+def terminal_text(answer: str, tty: bool) -> str:
+    """The answer for a terminal: code blocks on their own lines, indented, without fences
+    (their ``[n]`` on the line after), Markdown bold rendered on a TTY, stripped elsewhere."""
+    out: list[str] = []
+    in_code = False
+    for line in answer.split("\n"):
+        if line.lstrip().startswith("```"):
+            if in_code:
+                closing = _MARKER.match(line.strip())
+                if closing:
+                    out.append(f"    {closing.group(2)}")
+            in_code = not in_code
+            continue
+        if in_code:
+            out.append(f"    {line}")
+        else:
+            out.append(_BOLD.sub(r"\033[1m\1\033[0m" if tty else r"\1", line))
+    return "\n".join(out)
 
 
 def run_gaps(args: argparse.Namespace) -> int:

@@ -30,4 +30,4 @@ def make_llm(settings: Settings):  # noqa: ANN201
     from assistant.llm import make_chat_model
 
     return make_chat_model(settings.llm_base_url, settings.llm_model, settings.llm_api_key,
-                           settings.llm_timeout_s)
+                           settings.llm_timeout_s, settings.llm_max_tokens or None)

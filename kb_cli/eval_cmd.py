@@ -51,7 +51,7 @@ def run_eval(args: argparse.Namespace) -> int:
     paths = stage_index(settings.data_dir) if args.stage else live_index(settings.data_dir,
                                                                          create=False)
     command = "kb " + " ".join(shlex.quote(a) for a in getattr(args, "argv", sys.argv[1:]))
-    progress = None if args.json else terminal_progress("eval")
+    progress = None if args.json else terminal_progress("eval", "questions")
     report = eval_index(paths, args.dataset, embedder, settings, as_of, args.baselines,
                         args.limit, command, progress)
     before, compared_to = None, None

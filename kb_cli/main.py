@@ -1,8 +1,13 @@
-"""The ``kb`` command: parses arguments and hands each subcommand to its module."""
+"""The ``kb`` command: parses arguments and hands each subcommand to its module.
+
+Only the module of the command being run is imported, so ``kb ask`` does not pay for the web
+app, Chroma or the document loaders; ``kb --help`` imports them all.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -21,20 +26,55 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 Handler = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from kb_cli import commands
+DESCRIPTION = """\
+kb answers IT service-desk questions from a folder of knowledge-base articles, citing the
+article sections it used, or says that the KB does not cover the question. It also tells
+article owners what is wrong with their articles. It runs offline, on this machine."""
 
-    parser = argparse.ArgumentParser(prog="kb", description=__doc__)
+EPILOG = """\
+a first session:
+  kb ingest kb_samples                       read the sample articles into .kb/
+  kb ask "How do I reset my VPN password?"   an answer with its sources
+  kb users demo; kb serve                    demo users, then the web app on 127.0.0.1:8000
+
+'kb COMMAND --help' lists a command's options. Set-up, settings and every command are
+described in README.md."""
+
+#: the module of each command, in the order a user meets them (``kb --help`` lists them so)
+COMMAND_MODULES = {
+    "ingest": "ingest_cmd", "status": "ingest_cmd",
+    "ask": "ask_cmd", "gaps": "ask_cmd",
+    "serve": "serve_cmd",
+    "flags": "flags_cmd", "review": "flags_cmd",
+    "eval": "eval_cmd", "promote": "eval_cmd", "rollback": "eval_cmd",
+    "users": "users_cmd",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every command, or with only ``command``'s module when it is known."""
+    parser = argparse.ArgumentParser(prog="kb", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = parser.add_subparsers(dest="command", required=True)
-    commands.register(sub)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                title="commands")
+    wanted = COMMAND_MODULES.get(command or "")
+    for name in dict.fromkeys(COMMAND_MODULES.values()):
+        if wanted in (None, name):
+            importlib.import_module(f"kb_cli.{name}").register(sub)
     return parser
 
 
+def command_of(argv: list[str]) -> str | None:
+    """The command named on the command line: the first word that is not an option."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(command_of(argv))
     args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # for reports' command line
+    args.argv = argv  # for reports' command line
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -1,4 +1,5 @@
-"""``kb users add|list|remove|token|revoke|demo``: who may use the web app, and as what."""
+"""``kb users add|list|password|remove|token|revoke|demo``: who may use the web app, and as
+what."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from kb_cli.context import load_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("users", help="web app users: add, list, remove, token, revoke, demo")
+    p = sub.add_parser("users", help="who may use the web app: add, list, password, remove, "
+                                     "token, revoke, demo")
     actions = p.add_subparsers(dest="users_action", required=True)
     add = actions.add_parser("add", help="create a user (password prompted, or generated)")
     add.add_argument("name")
@@ -29,6 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls = actions.add_parser("list", help="users with role, groups and API tokens")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=run_list)
+    pw = actions.add_parser("password", help="set a new password (prompted, or generated) and "
+                                             "sign the user out")
+    pw.add_argument("name")
+    pw.add_argument("--password-stdin", action="store_true",
+                    help="read the password from standard input instead of prompting")
+    pw.set_defaults(handler=run_password)
     rm = actions.add_parser("remove", help="delete a user, their sessions and tokens")
     rm.add_argument("name")
     rm.set_defaults(handler=run_remove)
@@ -40,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     rev.set_defaults(handler=run_revoke)
     demo = actions.add_parser("demo", help="create demo-agent, demo-owner, demo-admin if absent")
     demo.set_defaults(handler=run_demo)
-    for parser in (add, ls, rm, tok, rev, demo):
+    for parser in (add, ls, pw, rm, tok, rev, demo):
         add_data_dir(parser)
 
 
@@ -60,14 +68,33 @@ def _ask_password() -> str | None:
     return first
 
 
+def _new_password(args: argparse.Namespace) -> tuple[str, bool]:
+    """The password from stdin (--password-stdin), the terminal, or generated; and whether it
+    was generated (then the caller prints it, once)."""
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else _ask_password()
+    if password is None:
+        return users.generate_password(), True
+    return password, False
+
+
 def run_add(args: argparse.Namespace) -> int:
     conn = _state(args)
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else _ask_password()
-    generated = password is None
-    password = password or users.generate_password()
+    password, generated = _new_password(args)
     user = users.add_user(conn, args.name, args.role, users.parse_groups(args.groups), password)
     groups = ",".join(sorted(user.groups)) or "-"
     print(f"added {user.name} ({user.role}; groups {groups})")
+    if generated:
+        print(f"password: {password}   (shown once)")
+    return 0
+
+
+def run_password(args: argparse.Namespace) -> int:
+    conn = _state(args)
+    if users.get_user(conn, args.name) is None:  # before prompting for a password
+        raise KbError(f"no user {args.name!r}")
+    password, generated = _new_password(args)
+    ended = users.set_password(conn, args.name, password)
+    print(f"new password for {args.name}; {ended} session(s) signed out")
     if generated:
         print(f"password: {password}   (shown once)")
     return 0

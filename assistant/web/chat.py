@@ -50,6 +50,13 @@ class CitationPublic(BaseModel):
     stale: bool
     stale_reason: str | None
     snippet: str
+    #: an open high-severity flag on the article, in plain words
+    warning: str | None = None
+
+
+class CaseLink(BaseModel):
+    title: str
+    url: str
 
 
 class AnswerPublic(BaseModel):
@@ -62,6 +69,10 @@ class AnswerPublic(BaseModel):
     citations: list[CitationPublic]
     related: list[dict[str, Any]]
     note: str | None
+    #: "not covered": the next step the admin configured (KB_ESCALATION...)
+    escalation: str | None = None
+    #: a focused answer's left-out cases, as links
+    other_cases: list[CaseLink] = []
     answer_id: str
 
 

@@ -81,8 +81,8 @@ def _d(value: date | None) -> str | None:
 
 
 def _block_json(blocks: Iterable[Block]) -> str:
-    return json.dumps([[b.kind, b.text, list(b.section), b.level, b.ordered, list(b.links)]
-                       for b in blocks])
+    return json.dumps([[b.kind, b.text, list(b.section), b.level, b.ordered, list(b.links),
+                        b.lang, b.number] for b in blocks])
 
 
 def save_article(conn: sqlite3.Connection, article: Article, chunks: list[Chunk]) -> None:
@@ -118,8 +118,9 @@ def chunk_ids(conn: sqlite3.Connection, article_id: str | None = None) -> set[st
 
 
 def row_to_article(row: sqlite3.Row) -> Article:
-    blocks = tuple(Block(k, t, tuple(s), lv, o, tuple(ln))
-                   for k, t, s, lv, o, ln in json.loads(row["blocks"]))
+    # rows written before blocks had a language and a source number hold six fields
+    blocks = tuple(Block(k, t, tuple(s), lv, o, tuple(ln), *rest)
+                   for k, t, s, lv, o, ln, *rest in json.loads(row["blocks"]))
     return Article(
         id=row["id"], path=row["path"], title=row["title"], blocks=blocks,
         content_hash=row["content_hash"], owner=row["owner"],

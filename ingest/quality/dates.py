@@ -23,9 +23,36 @@ def _bad_review_date(article: Article) -> str | None:
 
 
 def stale_info(article: Article, as_of: date, policy: QualityPolicy) -> tuple[bool, str | None]:
-    """``(is_stale, reason)``: past the review policy, or no (readable) review date."""
+    """``(is_stale, reason)``: past the review policy, or no (readable) review date; the
+    reason in plain words for agents ("last reviewed 2 years ago; the policy is yearly")."""
     flag = stale_flag(article, policy, as_of)
-    return (flag is not None, flag.reason if flag else None)
+    if flag is None:
+        return False, None
+    if flag.evidence.get("age_days") is None:
+        return True, flag.reason
+    return True, (f"last reviewed {how_long(flag.evidence['age_days'])} ago; the policy is "
+                  f"{how_often(flag.evidence['limit_days'])}")
+
+
+def how_long(days: int) -> str:
+    """``400`` -> "over a year", ``839`` -> "2 years", ``45`` -> "6 weeks"."""
+    if days >= 730:
+        return f"{days // 365} years"
+    if days >= 365:
+        return "over a year"
+    if days >= 60:
+        return f"{days // 30} months"
+    if days >= 14:
+        return f"{days // 7} weeks"
+    return f"{days} day{'s' if days != 1 else ''}"
+
+
+def how_often(limit_days: int) -> str:
+    """The review policy as people say it: ``365`` -> "yearly"."""
+    named = {365: "yearly", 366: "yearly", 182: "every six months", 183: "every six months",
+             180: "every six months", 90: "quarterly", 91: "quarterly", 30: "monthly",
+             31: "monthly", 730: "every two years", 7: "weekly"}
+    return named.get(limit_days, f"every {limit_days} days")
 
 
 def stale_flag(article: Article, policy: QualityPolicy, as_of: date) -> Flag | None:

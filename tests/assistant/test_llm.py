@@ -85,6 +85,18 @@ def test_commands_quoted_by_the_model_keep_their_indexes(
     assert llm_answer(model_for(server), retrieval, answer).answer == server.reply
 
 
+def test_entities_the_model_copies_from_escaped_passages_are_undone_and_answers_capped(
+        server: ChatServer, extractive: tuple[Retrieval, Answer]) -> None:
+    retrieval, answer = extractive
+    server.reply = 'Run `net stop &quot;Print Spooler&quot; &amp;&amp; echo ok` [1]'
+    got = llm_answer(model_for(server), retrieval, answer)
+    assert got.answer == 'Run `net stop "Print Spooler" && echo ok` [1]'
+    assert server.requests[-1]["body"]["max_tokens"] == 512  # a small model loops without it
+    uncapped = make_chat_model(server.base_url, "test-model", "sk-test", 5.0, max_tokens=None)
+    llm_answer(uncapped, retrieval, answer)
+    assert "max_tokens" not in server.requests[-1]["body"]
+
+
 @pytest.mark.parametrize("reply", ["Just reboot the printer.", "See the vendor manual [9].", ""])
 def test_a_reply_citing_no_passage_falls_back_to_the_extractive_answer(
         server: ChatServer, extractive: tuple[Retrieval, Answer], reply: str) -> None:

@@ -37,7 +37,8 @@ def test_a_report_opens_a_high_flag_with_its_comments(state: sqlite3.Connection)
     assert (flag.kind, flag.severity, flag.evidence["key"]) == ("reported", "high", "outdated")
     assert flag.evidence["comments"] == ["quota changed"] and flag.evidence["reports"] == 1
     assert load_states(state)[flag.key].state == "open"
-    assert usage.article_signals(state)[ARTICLE.id] == usage.ArticleSignals(1, 0, 0, 1)
+    assert usage.article_signals(state)[ARTICLE.id] == usage.ArticleSignals(
+        cited=1, helpful=0, not_helpful=0, reports=1, negative=1)
 
 
 def test_reported_flag_survives_an_ingest_but_not_a_dismissal(state: sqlite3.Connection) -> None:

@@ -124,3 +124,30 @@ def test_secret_is_generated_once(tmp_path: Path) -> None:
     assert users.load_secret(tmp_path, None) == first and len(first) > 40
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
     assert users.load_secret(tmp_path, "configured") == "configured"
+
+
+def test_set_password_replaces_the_hash_and_ends_sessions(state: sqlite3.Connection) -> None:
+    users.add_user(state, "ana", "agent", frozenset(), "old-password")
+    users.add_user(state, "bo", "agent", frozenset(), "bo-password")
+    sessions = [users.start_session(state, "ana"), users.start_session(state, "ana")]
+    other = users.start_session(state, "bo")
+    token = users.issue_token(state, "ana")
+    assert users.set_password(state, "ana", "new-password") == 2
+    assert users.authenticate(state, "ana", "old-password") is None
+    assert users.authenticate(state, "ana", "new-password") == users.User(
+        "ana", "agent", frozenset())
+    stored = state.execute("SELECT password_hash FROM users WHERE name = 'ana'").fetchone()[0]
+    assert stored.startswith("$argon2") and "new-password" not in stored
+    assert [users.user_for_session(state, s) for s in sessions] == [None, None]
+    assert users.user_for_session(state, other) == users.User("bo", "agent", frozenset())
+    assert users.user_for_token(state, token) == users.User(  # tokens: kb users revoke
+        "ana", "agent", frozenset())
+
+
+def test_set_password_says_what_is_wrong(state: sqlite3.Connection) -> None:
+    users.add_user(state, "ana", "agent", frozenset(), "old-password")
+    with pytest.raises(KbError, match="8 characters"):
+        users.set_password(state, "ana", "short")
+    with pytest.raises(KbError, match="no user 'nobody'"):
+        users.set_password(state, "nobody", "new-password")
+    assert users.authenticate(state, "ana", "old-password") is not None

@@ -163,3 +163,17 @@ def test_ndcg_working_matches_math() -> None:
     """The constants above, recomputed, so a typo in them cannot hide a wrong metric."""
     assert 1 / math.log2(3) + 1 / math.log2(5) == pytest.approx(1.0616063, abs=1e-7)
     assert 1 + 1 / math.log2(3) + 1 / math.log2(4) == pytest.approx(2.1309298, abs=1e-7)
+
+
+def test_first_fact_line_is_the_first_line_holding_any_key_fact() -> None:
+    from evals.metrics import first_fact_line
+
+    lines = ["Open Settings.", "Set **VPN type** to SSTP.", "Run `gpupdate /force`."]
+    assert first_fact_line(lines, ["gpupdate /force", "SSTP"]) == 2
+    assert first_fact_line(lines, ["certutil"]) is None
+
+
+def test_median_of_odd_even_and_empty() -> None:
+    from evals.metrics import median
+
+    assert (median([3, 1, 2]), median([4, 1, 3, 2]), median([])) == (2.0, 2.5, None)

@@ -60,6 +60,15 @@ def test_answer_lines_pair_each_line_with_the_passages_it_cites() -> None:
         ("**bold**", [])]
 
 
+def test_a_code_block_is_one_line_cited_only_after_its_closing_fence() -> None:
+    answer = ("Run this: [1]\n```powershell\n$e = $_.Properties[1].Value\nGet-Item x\n``` [2]\n"
+              "Done [1]")
+    assert answer_lines(answer, {1: "p1", 2: "p2"}) == [
+        ("Run this:", ["p1"]),
+        ("```powershell\n$e = $_.Properties[1].Value\nGet-Item x\n```", ["p2"]),
+        ("Done", ["p1"])]
+
+
 def test_per_question_scores(rows: list[dict[str, Any]]) -> None:
     q1, q2, q3, q4 = rows
     ideal_q2 = 1 / math.log2(3)  # gold b at rank 2, one gold article
@@ -90,7 +99,10 @@ def test_summary(rows: list[dict[str, Any]]) -> None:
     assert summary["answers"] == {"citation_precision": 0.5, "citation_recall": 0.5,
                                   "key_fact_recall": 1.0, "token_f1": 1.0,
                                   "groundedness": 0.5, "answered_questions": 2,
-                                  "key_facts_all_present": 1.0}
+                                  "key_facts_all_present": 1.0,
+                                  # one line each; 5 and 3 tiktoken tokens -> median 4
+                                  "median_answer_lines": 1.0, "median_answer_tokens": 4.0,
+                                  "mean_first_fact_line": 1.0}  # q1's fact on line 1
     # pos (0.9, 0.6) vs neg (0.2, 0.7): 3 of 4 pairs ordered -> 0.75
     # 5th percentile of (0.6, 0.9) = 0.6 + 0.05 * 0.3 = 0.615; 0.2 is below it, 0.7 is not
     assert summary["abstention"] == {"answerable": 2, "unanswerable": 2, "auroc": 0.75,

@@ -79,8 +79,10 @@ def test_guide_chunks_exactly() -> None:
          "2. Run the installer and accept the licence terms.\n"
          "3. Restart the laptop when the installer asks you to.\n"
          "Check the installed version from PowerShell:\n"
+         "```powershell\n"
          'Get-Package -Name "Contoso Client"\n'
-         "Get-Service -Name ContosoSync"),
+         "Get-Service -Name ContosoSync\n"
+         "```"),
         (3, ("Troubleshooting", "Error 1603"), "error-1603",
          "The installer could not write to the program folder. Free some disk space and run it "
          "again."),
@@ -108,7 +110,7 @@ def test_a_tight_budget_splits_between_blocks_not_inside_them() -> None:
          "3. Restart the laptop when the installer asks you to.\n"
          "Check the installed version from PowerShell:"),
         (3, ("Install",), "install",
-         'Get-Package -Name "Contoso Client"\nGet-Service -Name ContosoSync'),
+         '```powershell\nGet-Package -Name "Contoso Client"\nGet-Service -Name ContosoSync\n```'),
         (6, ("Install",), "install-1",
          'This second "Install" section belongs to the silent installation for IT staff: run '
          "setup.exe /quiet."),
@@ -133,9 +135,9 @@ def test_numbered_steps_and_code_are_never_split() -> None:
     assert [c.text for c in chunks] == [
         f"1. {STEPS[0]}\n2. {STEPS[1]}",
         f"3. {STEPS[2]}\n4. {STEPS[3]}",  # numbering carries on across the chunk boundary
-        CODE,
+        f"```\n{CODE}\n```",
     ]
-    assert [count_tokens(c.embed_text) for c in chunks] == [54, 49, 43]
+    assert [count_tokens(c.embed_text) for c in chunks] == [54, 49, 47]
 
 
 def test_numbering_restarts_after_a_paragraph_and_bullets_stay_bullets() -> None:
@@ -189,7 +191,8 @@ def test_a_long_block_without_spaces_is_split_within_the_budget() -> None:
     chunks = chunk_article(article([Block("code", blob, ("Certificate",))]), max_tokens=100)
 
     assert all(count_tokens(c.embed_text) <= 100 for c in chunks)
-    assert "".join(c.text for c in chunks) == blob
+    assert all(c.text.startswith("```\n") and c.text.endswith("\n```") for c in chunks)
+    assert "".join(c.text[4:-4] for c in chunks) == blob  # each part fenced on its own
 
 
 @pytest.mark.parametrize("max_tokens", [100, 180, 256])
@@ -209,7 +212,9 @@ def test_a_chunk_never_crosses_into_another_section(many_articles: list[Article]
             assert all(b.section == section for b in blocks)
         for chunk in chunk_article(art, max_tokens=100):
             for line in chunk.text.splitlines():
-                content = re.sub(r"^(\d+\. |- )", "", line)
+                if line.startswith("```"):
+                    continue  # a code block's fence
+                content = re.sub(r"^ *(\d+\. |- )", "", line)
                 assert content in texts[chunk.anchor], (art.id, chunk.anchor, line)
 
 

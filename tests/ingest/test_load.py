@@ -11,7 +11,8 @@ import pytest
 
 from core.errors import ArticleError
 from core.types import Article, Block
-from ingest.load import html_steps, is_article_file, load_article, unwrap_pdf_lines
+from ingest.load import is_article_file, load_article
+from ingest.read_text import unwrap_pdf_lines
 from tests.ingest.helpers import (
     DATA,
     KB_SAMPLES,
@@ -53,7 +54,7 @@ def test_markdown_front_matter_headings_and_numbered_steps() -> None:
          False),
         ("heading", "Steps", ("Steps",), False),
         ("list_item", "Quit the VPN client from the notification area.", ("Steps",), True),
-        ("list_item", "Delete the folder %APPDATA%\\ContosoVPN\\cache.", ("Steps",), True),
+        ("list_item", "Delete the folder `%APPDATA%\\ContosoVPN\\cache`.", ("Steps",), True),
         ("list_item", "Start the VPN client and sign in again.", ("Steps",), True),
         ("heading", "Escalation", ("Escalation",), False),
         ("text", "If the client still hangs, assign the ticket to Network-L2.", ("Escalation",),
@@ -77,7 +78,7 @@ def test_markdown_nested_headings_code_and_links(tmp_path: Path) -> None:
         ("text", "See the VPN article.", ("Steps", "On Windows"), False),
         ("code", "net use Z: \\\\files01\\shared\nGet-PSDrive Z", ("Steps", "On Windows"), False),
         ("heading", "Notes", ("Notes",), False),
-        ("table", "Drive Share Z: shared", ("Notes",), False),
+        ("table", "| Drive | Share |\n| --- | --- |\n| Z: | shared |", ("Notes",), False),
     ]
     assert [b.level for b in article.headings] == [2, 3, 2]
     assert article.blocks[2].links == ("vpn.md#steps",)
@@ -91,11 +92,11 @@ def test_markdown_step_that_runs_on_past_its_first_line_is_still_numbered(tmp_pa
 
     article = load(tmp_path, "steps.md")
 
-    steps = [b for b in article.blocks if b.kind == "list_item"]
-    assert [(b.text, b.ordered) for b in steps] == [
-        ("Open a command prompt.", True),
-        ("After any change, flush DNS and retry: ipconfig /flushdns", True),
-        ("Still failing: see the VPN article and escalate.", True),
+    assert [(b.kind, b.text, b.number, b.level, b.lang) for b in article.blocks[1:]] == [
+        ("list_item", "Open a command prompt.", 1, 0, ""),
+        ("list_item", "After any change, flush DNS and retry:", 2, 0, ""),
+        ("code", "ipconfig /flushdns", 0, 1, "cmd"),  # the step's command, a block of its own
+        ("list_item", "Still failing: see the VPN article and escalate.", 3, 0, ""),
     ]
 
 
@@ -111,12 +112,6 @@ def test_html_title_meta_and_ordered_list() -> None:
         ("heading", "Limits", ("Limits",), False),
         ("text", "Guest access lasts 24 hours and is limited to 10 Mbit/s.", ("Limits",), False),
     ]
-
-
-def test_html_steps_lists_only_ordered_list_items() -> None:
-    html = ("<ul><li>bullet</li></ul><ol start='3'><li>First <b>step</b></li>\n"
-            "<li>Second &amp; last</li></ol>")
-    assert html_steps(html) == "1. First step\n1. Second & last"
 
 
 def test_html_hidden_text_is_kept_for_the_quality_checker() -> None:

@@ -81,7 +81,18 @@ def test_stale_limit_per_category_and_product_strictest_wins():
 def test_stale_info_for_the_answer_stage():
     assert stale_info(article(), AS_OF, POLICY) == (False, None)
     stale, reason = stale_info(article(last_reviewed=date(2024, 1, 1)), AS_OF, POLICY)
-    assert stale and reason.startswith("last reviewed 2024-01-01, 1059 days")
+    assert (stale, reason) == (True, "last reviewed 2 years ago; the policy is yearly")
+    assert stale_info(article(last_reviewed=date(2025, 10, 1)), AS_OF, POLICY)[1] == (
+        "last reviewed over a year ago; the policy is yearly")
+
+
+@pytest.mark.parametrize(("days", "words"), [(1, "1 day"), (13, "13 days"), (45, "6 weeks"),
+                                             (200, "6 months"), (400, "over a year"),
+                                             (839, "2 years")])
+def test_ages_in_plain_words(days: int, words: str) -> None:
+    from ingest.quality.dates import how_long
+
+    assert how_long(days) == words
 
 
 # --- expiring / expired / answerable -------------------------------------------------------

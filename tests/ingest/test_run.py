@@ -109,7 +109,7 @@ def test_only_changed_chunks_are_embedded(kb_copy: Path, index: Index) -> None:
     assert report.embedded_chunks == 1
     assert calls == [["Reset the VPN client | Steps\n"
                       "1. Quit the VPN client from the notification area.\n"
-                      "2. Delete the folder %APPDATA%\\ContosoVPN\\cache.\n"
+                      "2. Delete the folder `%APPDATA%\\ContosoVPN\\cache`.\n"
                       "3. Start the VPN client and sign in again with your work account."]]
 
 

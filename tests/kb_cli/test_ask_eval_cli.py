@@ -263,3 +263,14 @@ def test_a_stage_that_passes_its_eval_is_promoted_without_force(
     assert (code, out) == (0, "index-2 is live\n")
     entry = json.loads((data / "promotions.jsonl").read_text())
     assert (entry["forced"], entry["eval_passed"]) == (False, True)
+
+
+def test_terminal_text_prints_code_indented_and_strips_bold_off_a_terminal() -> None:
+    from kb_cli.ask_cmd import terminal_text
+
+    answer = ("**VPN - Resolution**\n5. Run: [1]\n```cmd\ngpupdate /force\ncertutil -pulse\n"
+              "``` [1]\n6. Retry. [1]")
+    assert terminal_text(answer, tty=False) == (
+        "VPN - Resolution\n5. Run: [1]\n    gpupdate /force\n    certutil -pulse\n    [1]\n"
+        "6. Retry. [1]")
+    assert terminal_text("**bold**", tty=True) == "\033[1mbold\033[0m"

@@ -1,4 +1,4 @@
-"""``kb users add|list|remove|token|revoke|demo`` in-process."""
+"""``kb users add|list|password|remove|token|revoke|demo`` in-process."""
 
 from __future__ import annotations
 
@@ -55,3 +55,44 @@ def test_users_demo_prints_passwords_only_once(tmp_path: Path,
     assert "demo user demo-agent (agent) password: " in out
     code, out, _ = kb(capsys, "users", "demo", "--data-dir", str(tmp_path))
     assert out == "demo users already exist (kb users list)\n"
+
+
+def test_users_password(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    d = str(tmp_path)
+    state = state_store.connect(state_db(tmp_path))
+    users.add_user(state, "ana", "agent", frozenset(), "old-password")
+    session = users.start_session(state, "ana")
+    monkeypatch.setattr("sys.stdin", io.StringIO("typed-password\n"))
+    code, out, _ = kb(capsys, "users", "password", "ana", "--password-stdin", "--data-dir", d)
+    assert (code, out) == (0, "new password for ana; 1 session(s) signed out\n")
+    assert users.authenticate(state, "ana", "typed-password") is not None
+    assert users.user_for_session(state, session) is None
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal: generated, shown once
+    code, out, _ = kb(capsys, "users", "password", "ana", "--data-dir", d)
+    assert code == 0 and out.startswith("new password for ana; 0 session(s) signed out\n")
+    generated = out.split("password: ")[1].split()[0]
+    assert users.authenticate(state, "ana", generated) is not None
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, _, err = kb(capsys, "users", "password", "ana", "--password-stdin", "--data-dir", d)
+    assert code == 2 and "at least 8 characters" in err
+    code, _, err = kb(capsys, "users", "password", "nobody", "--data-dir", d)
+    assert code == 2 and "no user 'nobody'" in err
+    assert users.authenticate(state, "ana", generated) is not None
+
+
+def test_users_password_prompts_twice_on_a_terminal(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    state = state_store.connect(state_db(tmp_path))
+    users.add_user(state, "ana", "agent", frozenset(), "old-password")
+    terminal = io.StringIO()
+    monkeypatch.setattr(terminal, "isatty", lambda: True)
+    monkeypatch.setattr("sys.stdin", terminal)
+    typed = iter(["prompted-pw", "prompted-pw", "one-thing", "another"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(typed))
+    code, out, _ = kb(capsys, "users", "password", "ana", "--data-dir", str(tmp_path))
+    assert code == 0 and "password: " not in out
+    assert users.authenticate(state, "ana", "prompted-pw") is not None
+    code, _, err = kb(capsys, "users", "password", "ana", "--data-dir", str(tmp_path))
+    assert code == 2 and "the passwords differ" in err

@@ -58,9 +58,11 @@
   document.getElementById("most-cited").replaceChildren(...(most.length ? most.map((a) => {
     const fill = el("div", { class: "fill" });
     fill.style.width = Math.max(4, (a.count / maxCited) * 100) + "%";
+    // the title and count on their own line above the bar, so no bar or marker crosses the text
     return el("div", { class: "bar-row", title: a.article_id },
-      el("div", { class: "track" }, fill, el("span", { class: "lbl" }, a.title)),
-      el("span", { class: "val" }, String(a.count)));
+      el("div", { class: "bar-label" }, el("span", { class: "lbl" }, a.title),
+        el("span", { class: "val" }, String(a.count))),
+      el("div", { class: "track", "aria-hidden": "true" }, fill));
   }) : [el("p", { class: "muted" }, "No answers yet.")]));
 
   const h = m.health;

@@ -1,4 +1,5 @@
-// Owners' review queue: filter, act on flags (acknowledge, dismiss, reviewed, reassign), history.
+// Owners' review queue: filter, act on flags (acknowledge, dismiss, resolve, reviewed, reassign,
+// reopen: assistant/review_actions.py says what each does), history.
 "use strict";
 (() => {
   const { el, api, articlePath, toast } = kb;
@@ -7,7 +8,38 @@
   const panel = document.getElementById("panel");
   const STATE_LABELS = { active: "Needs action", open: "Open", acknowledged: "Acknowledged",
     dismissed: "Dismissed", fixed: "Fixed", "": "Any state" };
+  const ownerSelect = document.getElementById("f-owner");
+  const note = document.getElementById("filter-note");
   let loadedOptions = false;
+  let me = null;
+  let mine = null; // the article owner that is the signed-in owner, if any
+
+  // The article owner the signed-in user is: their user name matched case-insensitively
+  // against the owners, else the one owner whose e-mail's local part is their name.
+  function ownerOf(user, owners) {
+    const name = user.name.toLowerCase();
+    const exact = owners.find((o) => o.toLowerCase() === name);
+    if (exact) return exact;
+    const local = owners.filter((o) => o.includes("@") && o.split("@")[0].toLowerCase() === name);
+    return local.length === 1 ? local[0] : null;
+  }
+
+  function showAll() { ownerSelect.value = ""; load(); }
+
+  function describeFilter() {
+    const owner = ownerSelect.value;
+    ownerSelect.classList.toggle("active-filter", Boolean(owner));
+    note.classList.toggle("mine", Boolean(owner) && owner === mine);
+    if (owner) {
+      note.replaceChildren(el("span", {}, owner === mine ? "Showing flags on your articles, owner " :
+        "Showing flags on articles owned by ", el("b", {}, owner), "."), el("button", { class: "btn small", type: "button", onclick: showAll }, "Show all owners"));
+    } else if (me && me.role === "owner" && !mine) {
+      note.replaceChildren(`No article lists you (${me.name}) as its owner, so the queue shows all owners.`);
+    } else {
+      note.replaceChildren();
+    }
+    note.hidden = !note.childNodes.length;
+  }
 
   function fillSelect(select, values, keep) {
     const current = select.value;
@@ -26,7 +58,8 @@
   async function act(flag, action, extra = {}) {
     try {
       const updated = await api(`/api/flags/${flag.id}/actions`, { method: "POST", body: { action, ...extra } });
-      toast(`${flag.title}: ${action === "reassign" ? "reassigned to " + extra.owner : updated.state}`);
+      // the server's own line: every change it made, and what stayed open and why
+      toast(updated.message || `${flag.title}: ${updated.state}`);
       await load();
     } catch (err) { toast(err.message); }
   }
@@ -65,7 +98,12 @@
       active && flag.state === "open" ? el("button", { class: "btn small", type: "button", onclick: () => act(flag, "acknowledge") }, "Acknowledge") : null,
       active ? el("button", { class: "btn small", type: "button",
         onclick: () => inlineForm(actionsCell, "Dismiss", "Why is this not a problem?", (reason) => act(flag, "dismiss", { reason })) }, "Dismiss\u2026") : null,
+      active ? el("button", { class: "btn small", type: "button",
+        onclick: () => inlineForm(actionsCell, "Resolve", "What was done to fix it?", (reason) => act(flag, "resolve", { reason })) }, "Resolve\u2026") : null,
       active ? el("button", { class: "btn small", type: "button", onclick: () => act(flag, "reviewed") }, "Mark reviewed") : null,
+      active && flag.kind === "obsolete" ? el("button", { class: "btn small", type: "button",
+        title: "Mark reviewed, confirming the products it applies to are still right",
+        onclick: () => act(flag, "reviewed", { confirm_products: true }) }, "Products still right") : null,
       !active ? el("button", { class: "btn small", type: "button", onclick: () => act(flag, "reopen") }, "Reopen") : null,
       el("button", { class: "btn small", type: "button",
         onclick: () => inlineForm(actionsCell, "Reassign", "new owner (e-mail)", (owner) => act(flag, "reassign", { owner })) }, "Reassign\u2026"));
@@ -89,12 +127,19 @@
     const data = await api("/api/flags?" + params.toString());
     if (!loadedOptions) {
       fillSelect(document.getElementById("f-kind"), data.kinds, [el("option", { value: "" }, "All kinds")]);
-      fillSelect(document.getElementById("f-owner"), data.owners, [el("option", { value: "" }, "All owners")]);
+      fillSelect(ownerSelect, data.owners, [el("option", { value: "" }, "All owners")]);
       const state = document.getElementById("f-state");
       state.replaceChildren(...[...data.states, ""].map((s) => el("option", { value: s }, STATE_LABELS[s] || s)));
       state.value = "active";
       loadedOptions = true;
+      // an owner starts on their own articles; admins (and owners who own none) on all
+      mine = me ? ownerOf(me, data.owners) : null;
+      if (me && me.role === "owner" && mine) {
+        ownerSelect.value = mine;
+        return load();
+      }
     }
+    describeFilter();
     document.getElementById("count").textContent = `${data.total} flag${data.total === 1 ? "" : "s"}`;
     rows.replaceChildren(...(data.items.length ? data.items.map(row) :
       [el("tr", {}, el("td", { colspan: "5", class: "empty-state" }, "Nothing to review with these filters. \ud83c\udf89"))]));
@@ -102,5 +147,5 @@
 
   filters.addEventListener("change", load);
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !panel.hidden) panel.hidden = true; });
-  kb.topbar().then(load).catch((err) => toast(err.message));
+  kb.topbar().then((user) => { me = user; return load(); }).catch((err) => toast(err.message));
 })();

@@ -109,8 +109,10 @@ def test_agent_asks_opens_a_citation_and_gives_feedback(pages: Any) -> None:
 
     page.fill("#question", "What is the canteen menu on Fridays?")
     page.press("#question", "Enter")
-    page.wait_for_selector(".answer.not-covered .related .chip")
+    page.wait_for_selector(".answer.not-covered .feedback")
     assert "Not covered" in page.locator(".answer.not-covered").inner_text()
+    related = page.locator(".answer.not-covered .related")  # none rather than an empty one
+    assert related.count() == 0 or related.locator(".chip").count() > 0
     shot(page, "chat")
 
 

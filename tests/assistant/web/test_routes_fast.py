@@ -24,7 +24,8 @@ DRAFT = "endpoint/windows-11-upgrade-faq.md"
 #: answered with the HashingEmbedder, citing network/vpn-disconnects-frequently.txt first
 ANSWERED = "VPN keeps disconnecting every few minutes"
 NOT_COVERED = "What is the canteen menu on Fridays?"
-ASK_KEYS = {"answered", "answer", "confidence", "citations", "related", "note", "answer_id"}
+ASK_KEYS = {"answered", "answer", "confidence", "citations", "related", "note", "answer_id",
+            "escalation", "other_cases"}
 
 # The matrix: expected status per caller. {flag} is a flag every owner sees (see `ctx`).
 #   method  path                                anonymous agent owner lead admin

@@ -60,7 +60,7 @@ def test_upgraded_users_tokens_sessions_and_reviews_still_work(
     assert [e["to_state"] for e in history(upgraded, "printing/spooler.md")] == [
         "open", "dismissed"]
     assert usage.article_signals(upgraded)["network/vpn-cannot-connect.md"] == \
-        usage.ArticleSignals(cited=1, helpful=1, not_helpful=1, reports=1)
+        usage.ArticleSignals(cited=1, helpful=1, not_helpful=1, reports=1, negative=1)
     assert {(g.topic, tuple(g.reasons.items())) for g in gaps.list_gaps(upgraded)} == {
         ("how to fly", (("not_covered", 1),)), ("vpn error 809", (("not_helpful", 1),))}
 
