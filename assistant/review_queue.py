@@ -6,6 +6,9 @@
 * States and history are ``core.store.flag_states``'s; owners' actions go through
   ``assistant.review_actions.apply_action``; owner reassignments are applied to the articles
   here, so ``kb flags --owner`` and the web queue filter on the same owners.
+* What a user is shown names only articles that user may see: a flag is left out when its
+  article, or any article its evidence names (a duplicate's twin, a link's target), is not
+  (:func:`for_viewer`, applied by :func:`queue` and :func:`article_queue`).
 * Usage and feedback counts (``assistant.usage.article_signals``: citations; answers with
   a thumbs-down or a report as negative feedback, each answer once) order the queue.
 """
@@ -14,12 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
 from assistant.usage import article_signals
 from core.errors import KbError
+from core.store import catalog
 from core.store.flag_states import (
     ACTIVE,
     SYSTEM,
@@ -128,8 +132,50 @@ def queue(index_conn: sqlite3.Connection, state: sqlite3.Connection,
             cache[key] = flags
     shown = {a.id: a for a in current.values() if visible is None or visible(a)}
     mine = [f for f in flags if f.article_id in shown] + reported_flags(state, shown)
-    return filter_items(build_queue(mine, load_states(state), shown, queue_signals(state)),
-                        filters)
+    items = build_queue(mine, load_states(state), shown, queue_signals(state))
+    if visible is not None:  # not the closed flags of articles hidden from them or deleted
+        items = for_viewer([i for i in items if i.flag.article_id in shown], current.values(),
+                           visible)
+    return filter_items(items, filters)
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for v in value:
+            yield from _strings(v)
+
+
+def _mentioned(items: Iterable[QueueItem]) -> set[str]:
+    return {s for i in items for s in (i.flag.article_id, *_strings(i.flag.evidence))}
+
+
+def named_articles(index_conn: sqlite3.Connection, items: Iterable[QueueItem]) -> list[Article]:
+    """The catalog's articles that flags name, by id or path (what :func:`for_viewer` checks
+    when the caller has not every article at hand)."""
+    names = _mentioned(items)
+    ids = [aid for aid, path in catalog.article_paths(index_conn).items()
+           if aid in names or path in names]
+    return [a for a in (catalog.get_article(index_conn, aid) for aid in ids) if a is not None]
+
+
+def for_viewer(items: Iterable[QueueItem], articles: Iterable[Article],
+               visible: Callable[[Article], bool]) -> list[QueueItem]:
+    """The items a viewer may be shown: those whose article, and every article their evidence
+    names by id or path (a duplicate's twin, a broken link's target), the viewer may see. A
+    flag naming a restricted article is left out whole: its reason quotes the twin's title."""
+    items = list(items)
+    mentioned = _mentioned(items)
+    hidden: set[str] = set()
+    for article in articles:
+        if (article.id in mentioned or article.path in mentioned) and not visible(article):
+            hidden |= {article.id, article.path}
+    return [i for i in items if i.flag.article_id not in hidden
+            and not hidden.intersection(_strings(i.flag.evidence))]
 
 
 def filter_items(items: Iterable[QueueItem], filters: Filters) -> list[QueueItem]:
@@ -142,10 +188,14 @@ def filter_items(items: Iterable[QueueItem], filters: Filters) -> list[QueueItem
                  or (filters.state == "active" and i.state in ACTIVE))]
 
 
-def article_history(state: sqlite3.Connection, article_id: str) -> list[dict]:
-    """Flag state changes and owner reassignments of one article, oldest first."""
+def article_history(state: sqlite3.Connection, article_id: str,
+                    shown: Iterable[tuple[str, str, str]] | None = None) -> list[dict]:
+    """Flag state changes and owner reassignments of one article, oldest first; with
+    ``shown``, only the changes of those flags (the viewer's, see :func:`for_viewer`)."""
+    keys = None if shown is None else set(shown)
     events = [{"at": e["at"], "by": e["by"], "kind": e["kind"], "from_state": e["from_state"],
-               "to_state": e["to_state"], "note": e["note"]} for e in history(state, article_id)]
+               "to_state": e["to_state"], "note": e["note"]} for e in history(state, article_id)
+              if keys is None or (article_id, e["kind"], e["key"]) in keys]
     for at, by, old, new in state.execute(
             "SELECT at, by, from_owner, to_owner FROM owner_events WHERE article_id = ? "
             "ORDER BY id", (article_id,)):
@@ -169,11 +219,15 @@ def open_report_flag(state: sqlite3.Connection, article: Article, kind: str, by:
 
 def article_queue(index_conn: sqlite3.Connection, state: sqlite3.Connection, article: Article,
                   policy: QualityPolicy, as_of: date, include_fixed: bool = False,
-                  ) -> list[QueueItem]:
-    """The queue items of one article (its current flags with their states)."""
+                  visible: Callable[[Article], bool] | None = None) -> list[QueueItem]:
+    """The queue items of one article (its current flags with their states); with
+    ``visible``, only those naming no article it denies (:func:`for_viewer`)."""
     current = effective_articles(state, [article])
     flags = [f for f in current_flags(index_conn, policy, as_of, list(current.values()))
              if f.article_id == article.id]
     flags += reported_flags(state, current)
-    return build_queue(flags, load_states(state, article.id), current, queue_signals(state),
-                       include_fixed=include_fixed)
+    items = build_queue(flags, load_states(state, article.id), current, queue_signals(state),
+                        include_fixed=include_fixed)
+    if visible is None:
+        return items
+    return for_viewer(items, named_articles(index_conn, items), visible)

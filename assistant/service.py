@@ -16,8 +16,8 @@ from assistant.answer import RELATED_FLOOR, Escalation, extractive_answer
 from assistant.calibration import Calibration, load_calibration
 from assistant.gaps import record_gap
 from assistant.index import LazyCollection, SearchIndex, load_index
-from assistant.retrieve import RetrievalParams, retrieve
-from assistant.trust import with_warnings
+from assistant.retrieve import RetrievalParams, confidence, retrieve
+from assistant.trust import under_review, with_warnings
 from assistant.types import Answer, Retrieval, Viewer
 from core.errors import KbError
 from core.paths import IndexPaths, live_index, state_db
@@ -120,9 +120,14 @@ def ask(assistant: Assistant, question: str, viewer: Viewer, as_of: date, k: int
     question = question.strip()
     if not question:
         raise KbError("the question is empty")
-    retrieval = run_retrieval(assistant, question, viewer, as_of, k)
+    retrieval, held = _without_flagged(assistant,
+                                       run_retrieval(assistant, question, viewer, as_of, k))
     answer = extractive_answer(retrieval, assistant.index.conn, assistant.threshold,
                                assistant.related_floor)
+    if held:
+        answer = replace(answer, note=" ".join(filter(None, (answer.note, (
+            f"Not quoted: {', '.join(held)} (under review: it holds text that addresses an "
+            "AI model or is hidden from readers).")))))
     if answer.answered and assistant.llm is not None:
         from assistant.llm import llm_answer
 
@@ -132,10 +137,24 @@ def ask(assistant: Assistant, question: str, viewer: Viewer, as_of: date, k: int
     answer = replace(answer, escalation=assistant.escalation.line(
         viewer.category or _closest_category(assistant, answer)))
     if record:
-        reason = "access" if _hidden_answer(assistant, question, viewer, as_of) \
-            else "not_covered"
-        record_gap(assistant.state, question, reason, asked_by, answer.confidence)
+        hidden = _hidden_answer(assistant, question, viewer, as_of)
+        # an access gap tells that a restricted article covers the question: it is shown to
+        # those who may see that article, not to the asker's group
+        record_gap(assistant.state, question, "access" if hidden is not None else "not_covered",
+                   asked_by, answer.confidence, viewer.groups if hidden is None else hidden)
     return answer
+
+
+def _without_flagged(assistant: Assistant, retrieval: Retrieval) -> tuple[Retrieval, list[str]]:
+    """The retrieval without articles under review for suspicious instructions (their titles
+    are returned, for the note), confidence recomputed on what is left."""
+    held = under_review(assistant.state, (a.article_id for a in retrieval.articles))
+    if not held:
+        return retrieval, []
+    kept = tuple(a for a in retrieval.articles if a.article_id not in held)
+    titles = [a.title for a in retrieval.articles if a.article_id in held]
+    return replace(retrieval, articles=kept,
+                   confidence=confidence(list(kept), assistant.params)), titles
 
 
 def _closest_category(assistant: Assistant, answer: Answer) -> str | None:
@@ -146,14 +165,17 @@ def _closest_category(assistant: Assistant, answer: Answer) -> str | None:
     return assistant.index.articles[row].category or None if row is not None else None
 
 
-def _hidden_answer(assistant: Assistant, question: str, viewer: Viewer, as_of: date) -> bool:
+def _hidden_answer(assistant: Assistant, question: str, viewer: Viewer,
+                   as_of: date) -> frozenset[str] | None:
     """Would an article hidden from this viewer answer the question? Then the gap is one of
-    access, not of content (recorded for owners; the asker is told nothing of it)."""
+    access, not of content (recorded for owners; the asker is told nothing of it): the groups
+    of that article, else None."""
     if viewer.all_groups:
-        return False
+        return None
     wider = run_retrieval(assistant, question, replace(viewer, all_groups=True), as_of, k=2)
     if not wider.articles or wider.confidence < assistant.threshold:
-        return False
+        return None
     mine = assistant.index.visible_articles(viewer.groups, as_of, viewer.product,
                                             viewer.category)
-    return not mine[assistant.index.article_row[wider.articles[0].article_id]]
+    row = assistant.index.article_row[wider.articles[0].article_id]
+    return None if mine[row] else assistant.index.articles[row].groups

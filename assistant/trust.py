@@ -44,3 +44,11 @@ def with_warnings(answer: Answer, state: sqlite3.Connection) -> Answer:
         return answer
     return replace(answer, citations=tuple(replace(c, warning=found.get(c.article_id))
                                            for c in answer.citations))
+
+
+def under_review(state: sqlite3.Connection, article_ids: Iterable[str]) -> set[str]:
+    """Articles with an open ``suspicious-instructions`` flag (text addressing an AI, or hidden
+    from readers): never quoted, never handed to a model, until an owner clears the flag."""
+    return {a for a in dict.fromkeys(article_ids)
+            if any(s.state in ACTIVE and s.flag.kind == "suspicious-instructions"
+                   for s in load_states(state, a).values())}

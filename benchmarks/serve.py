@@ -119,13 +119,17 @@ def main() -> int:
         kb("users", "add", "bench-agent", "--role", "agent", "--password-stdin", "--data-dir",
            str(data_dir), stdin="benchmark-password\n")
         token = kb("users", "token", "bench-agent", "--data-dir", str(data_dir))
+        kb("users", "add", "bench-admin", "--role", "admin", "--password-stdin", "--data-dir",
+           str(data_dir), stdin="benchmark-password\n")
+        admin = kb("users", "token", "bench-admin", "--data-dir", str(data_dir))
         port = free_port()
         proc = start_server(data_dir, port)
         url = f"http://127.0.0.1:{port}"
         try:
             run_level(url, token, qs[-10:], 1, 10)  # warm up
             levels = [run_level(url, token, qs, c, args.requests) for c in args.clients]
-            health = httpx.get(f"{url}/healthz").json()
+            health = httpx.get(f"{url}/healthz",  # counts go to metrics users only
+                               headers={"Authorization": f"Bearer {admin}"}).json()
         finally:
             proc.terminate()
             proc.wait(timeout=30)

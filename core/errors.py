@@ -17,3 +17,21 @@ class ArticleError(KbError):
 class ConfigError(KbError):
     """A setting or configuration file is invalid."""
 
+
+
+#: what a write that found no room says, from the OS, SQLite (SQLITE_FULL) and Chroma
+_NO_SPACE = ("no space left on device", "database or disk is full", "disk quota exceeded")
+
+
+def out_of_space(exc: BaseException) -> bool:
+    """Did ``exc`` (or an error it was raised from) come from a full disk or quota?"""
+    import errno
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(marker in str(seen).lower() for marker in _NO_SPACE):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

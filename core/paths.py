@@ -33,6 +33,16 @@ class IndexPaths:
         return self.root / "vectors.npz"
 
 
+def private_dir(path: Path) -> Path:
+    """Create ``path`` and any missing parents with mode 0700 (articles, answers and users
+    live under the data dir); folders that exist are left as they are."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask
+    return path
+
+
 def read_pointer(data_dir: Path, name: str) -> str | None:
     path = data_dir / name
     return path.read_text().strip() or None if path.exists() else None
@@ -53,7 +63,7 @@ def live_index(data_dir: Path, create: bool = True) -> IndexPaths:
     if name is None:
         name = "index-1"
         if create:
-            (data_dir / "indexes" / name).mkdir(parents=True, exist_ok=True)
+            private_dir(data_dir / "indexes" / name)
             write_pointer(data_dir, "LIVE", name)
     return IndexPaths(data_dir / "indexes" / name)
 

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     )
     chunk_tokens: int = 180
     max_file_mb: float = 20.0
+    # seconds one file may take to read and chunk before it is reported as failed (0: no limit)
+    file_timeout_s: float = 60.0
     embed_batch_size: int = 32
     # "sentence-transformers" (the real model) or "hashing" (deterministic, for tests and demos)
     embedder: str = "sentence-transformers"
@@ -58,6 +60,9 @@ class Settings(BaseSettings):
     # the longest answer asked of the model (0: no cap)
     llm_max_tokens: int = 512
     secret_key: str | None = None
+    # reverse proxies (addresses or networks, e.g. ["10.0.0.0/8"]) whose X-Forwarded-For the
+    # web app believes; empty: the socket's peer address is the client's, whatever it claims
+    trusted_proxies: list[str] = []
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

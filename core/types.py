@@ -132,3 +132,5 @@ class ArticleFacts:
     valid_until: date | None
     url: str | None
     owner: str | None
+    #: problems reading its metadata (``Article.meta_problems``); access ones hide it
+    meta_problems: tuple[str, ...] = ()

@@ -79,3 +79,16 @@ def load_dataset(path: Path, known_articles: Iterable[str] | None = None) -> lis
     if not questions:
         raise DatasetError(f"{path}: no questions")
     return questions
+
+
+def missing_gold(questions: Iterable[Question], known_articles: Iterable[str],
+                 ) -> dict[str, tuple[str, ...]]:
+    """``{question id: gold ids not in the index}``: after a KB update removed a gold article,
+    the eval scores such a question as a miss and the gate reports the lost coverage."""
+    known = set(known_articles)
+    out = {}
+    for q in questions:
+        gone = tuple(g for g in q.gold_articles if g not in known)
+        if gone:
+            out[q.id] = gone
+    return out

@@ -44,7 +44,8 @@ def _flipped(metric: str, before: dict[str, Any], after: dict[str, Any]) -> tupl
 
 def compare(before: dict[str, Any], after: dict[str, Any], max_drop: float = 0.02,
             ) -> list[Regression]:
-    """Metrics that dropped by more than ``max_drop`` (absolute), and the questions that flipped."""
+    """Metrics that dropped by more than ``max_drop`` (absolute), and the questions that flipped;
+    any question whose gold article left the KB since ``before`` is a regression too."""
     regressions = []
     for section, metric in GATED:
         old = before.get(section, {}).get(metric)
@@ -54,4 +55,20 @@ def compare(before: dict[str, Any], after: dict[str, Any], max_drop: float = 0.0
         if new < old - max_drop:
             regressions.append(Regression(f"{section}.{metric}", old, new,
                                           _flipped(metric, before, after)))
+    lost = lost_gold(before, after)
+    if lost:
+        regressions.append(Regression("coverage.missing_gold", float(len(_missing(before))),
+                                      float(len(_missing(after))), lost))
     return regressions
+
+
+def _missing(report: dict[str, Any]) -> set[str]:
+    return {m["id"] for m in report.get("coverage", {}).get("missing_gold", [])}
+
+
+def lost_gold(before: dict[str, Any], after: dict[str, Any]) -> tuple[str, ...]:
+    """Questions whose gold article was in the KB before and is not now (a KB update removed
+    it): lost coverage, a regression whatever the size of the metric drop."""
+    asked_before = {r["id"] for r in before.get("per_question", [])}
+    return tuple(sorted(q for q in _missing(after) - _missing(before)
+                        if q in asked_before or not asked_before))

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -15,11 +16,14 @@ from assistant.service import assistant_from_settings
 from core.paths import IndexPaths
 from core.settings import Settings
 from evals.coverage import coverage
-from evals.dataset import load_dataset
+from evals.dataset import load_dataset, missing_gold
 from evals.gate import compare
 from evals.run import evaluate, summarise
 from evals.systems import bm25_system, dense_system, kb_system
 from ingest.embed import Embedder
+
+log = logging.getLogger(__name__)
+GOLD_GONE = "gold article no longer in the KB"
 
 
 def eval_index(paths: IndexPaths, dataset: Path, embedder: Embedder, settings: Settings,
@@ -30,17 +34,27 @@ def eval_index(paths: IndexPaths, dataset: Path, embedder: Embedder, settings: S
     BM25, dense and naive LangChain baselines on the same index if asked."""
     assistant = assistant_from_settings(settings, embedder, paths=paths)
     index = assistant.index
-    questions = load_dataset(dataset, index.article_row.keys())
+    questions = load_dataset(dataset)
     if limit:
         questions = questions[:limit]
+    missing = missing_gold(questions, index.article_row.keys())
+    if missing:
+        log.warning("%d question(s) scored as misses, %s: %s", len(missing), GOLD_GONE,
+                    "; ".join(f"{qid} ({', '.join(ids)})" for qid, ids in missing.items()))
     embedder.embed(["warm-up"])  # load the model before timing, so latency is per question
     rows = evaluate(questions, kb_system(assistant, as_of), progress)
+    for row in rows:
+        if row["id"] in missing:
+            row.update(missing_gold=list(missing[row["id"]]), note=GOLD_GONE)
     check = assistant.stale_check(as_of)
     stale = {a.id for a in index.articles if check(a.id)[0]}
     report: dict[str, Any] = {
         "command": command, "dataset": str(dataset), "fingerprint": index.fingerprint,
         "index": str(paths.root), "as_of": as_of.isoformat(), "threshold": assistant.threshold,
-        **summarise(rows), "coverage": coverage(rows, index, stale, as_of),
+        **summarise(rows), "coverage": {
+            **coverage(rows, index, stale, as_of),
+            "missing_gold": [{"id": qid, "articles": list(ids), "reason": GOLD_GONE}
+                             for qid, ids in missing.items()]},
         "per_question": rows}
     if with_baselines:
         from evals.naive import naive_system

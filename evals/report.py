@@ -71,6 +71,11 @@ def markdown(report: dict[str, Any]) -> str:
             f" published articles never retrieved; {cov['answers_citing_stale']['count']} "
             "answers cite stale articles.",
         ]
+        missing = cov.get("missing_gold") or []
+        if missing:
+            lines.append(f"Gold article no longer in the KB for {len(missing)} question(s): "
+                         + ", ".join(str(m.get("id", m)) if isinstance(m, dict) else str(m)
+                                     for m in missing[:20]))
     return "\n".join(lines) + "\n"
 
 

@@ -12,7 +12,9 @@ reader, applies the metadata and builds the Article.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import os
 import re
 from collections.abc import Mapping
@@ -23,8 +25,8 @@ from typing import Any
 from core.errors import ArticleError
 from core.types import Article, Block
 from ingest.metadata import as_list, normalise, read_sidecar, split_front_matter
-from ingest.read_docx import docx_blocks, docx_meta
-from ingest.read_markup import HIDDEN_ELEMENT, html_blocks, html_meta, markdown_blocks
+from ingest.read_docx import ZIP_MAGIC, check_zip_expansion, docx_blocks, docx_meta
+from ingest.read_markup import html_blocks, html_meta, markdown_blocks, strip_hidden
 from ingest.read_text import (
     list_levels,
     pdf_text_and_meta,
@@ -40,7 +42,7 @@ FORMATS = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".tx
            ".docx": "docx", ".pdf": "pdf"}
 SIDECAR_SUFFIX = ".meta.yaml"
 #: bump when parsing changes, so that every article is re-read on the next ingest
-LOADER_VERSION = "4"
+LOADER_VERSION = "5"
 
 _APPLIES = re.compile(r"^[_*\s]*applies to[_*\s]*:[_*\s]*(.+)$", re.I)
 _KB_NUMBER = re.compile(r"\s*[_*]*original kb number[_*]*\s*:.*$", re.I)
@@ -56,10 +58,30 @@ def sidecar_path(path: Path) -> Path:
     return path.with_name(path.stem + SIDECAR_SUFFIX)
 
 
+def sidecar_bytes(path: Path) -> bytes:
+    """The bytes of the article's ``NAME.meta.yaml``; empty when there is none.
+
+    An article whose name is too long to add ``.meta.yaml`` to cannot have a sidecar, so it
+    has none (not an error). Other OSErrors are raised.
+    """
+    try:
+        return sidecar_path(path).read_bytes()
+    except FileNotFoundError:
+        return b""
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return b""
+        raise
+
+
 def decode_text(data: bytes, rel: str) -> str:
     """Decode UTF-8 (BOM allowed) or BOM-marked UTF-16; anything else is a clear error."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ArticleError(rel, f"is not valid UTF-16 after its byte-order mark ({exc.reason}"
+                                    f" at offset {exc.start}); re-save it as UTF-8") from None
     if b"\x00" in data[:8192]:
         raise ArticleError(rel, "looks binary (contains NUL bytes), not a text article")
     try:
@@ -80,7 +102,7 @@ def _body_blocks(fmt: str, path: Path, text: str, codes: dict[str, str]) -> list
         return markdown_blocks(text)
     if fmt == "html":
         # hidden elements are kept in raw_meta for the injection flag, never indexed or shown
-        return html_blocks(HIDDEN_ELEMENT.sub(" ", text))
+        return html_blocks(strip_hidden(text))
     if fmt == "docx":
         return docx_blocks(path)
     from unstructured.partition.text import partition_text
@@ -135,10 +157,11 @@ def load_article(path: Path, root: Path, max_bytes: int,
             raise ArticleError(rel, f"file is {size:,} bytes, over the {max_bytes:,}-byte limit"
                                     f" (KB_MAX_FILE_MB={max_bytes / 1e6:g})")
         data = path.read_bytes()
-        side = sidecar_path(path)
-        side_bytes = side.read_bytes() if side.exists() else b""
+        side_bytes = sidecar_bytes(path)
     except OSError as exc:
         raise ArticleError(rel, f"cannot be read ({exc.strerror})") from None
+    if fmt == "docx" or data.startswith(ZIP_MAGIC):  # refuse a zip bomb before any parsing
+        check_zip_expansion(data, rel, max_bytes, "DOCX" if fmt == "docx" else "zip")
     raw: dict[str, Any] = {}
     text: str | None = None
     codes: dict[str, str] = {}  # plain text's and PDF's code blocks, by placeholder
@@ -156,9 +179,9 @@ def load_article(path: Path, root: Path, max_bytes: int,
         except Exception as exc:  # python-docx raises many types on a bad zip
             raise ArticleError(rel, f"corrupt or unreadable DOCX ({type(exc).__name__})") from None
     else:
-        text, raw = pdf_text_and_meta(path, rel, codes)
+        text, raw = pdf_text_and_meta(io.BytesIO(data), rel, codes)
     if side_bytes:
-        side_rel = side.relative_to(root).as_posix()
+        side_rel = sidecar_path(path).relative_to(root).as_posix()
         raw.update(read_sidecar(decode_text(side_bytes, side_rel), side_rel))
     norm = normalise(raw, aliases)
     try:

@@ -8,19 +8,33 @@ BM25 order to ``vectors.npz`` (one file, replaced atomically) and retrieval load
 
 from __future__ import annotations
 
+import logging
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from core.errors import KbError
+
+log = logging.getLogger(__name__)
+#: what numpy raises on a truncated, overwritten or foreign ``.npz``
+_UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+
 
 def fetch(collection: Any, ids: list[str]) -> np.ndarray:
     """The vectors of ``ids`` from Chroma, in that order (float32, one row per id)."""
     rows: dict[str, Any] = {}
-    for start in range(0, len(ids), 5000):
-        got = collection.get(ids=ids[start:start + 5000], include=["embeddings"])
-        rows.update(zip(got["ids"], got["embeddings"], strict=True))
+    try:
+        for start in range(0, len(ids), 5000):
+            got = collection.get(ids=ids[start:start + 5000], include=["embeddings"])
+            rows.update(zip(got["ids"], got["embeddings"], strict=True))
+    except Exception as exc:
+        where = getattr(collection, "chroma_dir", None) or "the index's chroma/ folder"
+        raise KbError(f"{where}: the vector store cannot be read ({type(exc).__name__}: "
+                      f"{exc}); restore from backup (kb restore) or rebuild with kb ingest "
+                      "into a new --data-dir") from exc
     missing = [i for i in ids if i not in rows]
     if missing:
         raise ValueError(f"{len(missing)} chunks have no vector in Chroma (e.g. {missing[0]})")
@@ -36,13 +50,28 @@ def save(path: Path, matrix: np.ndarray, fingerprint: str) -> None:
 
 
 def load(path: Path, fingerprint: str, rows: int) -> np.ndarray | None:
-    """The saved matrix if it belongs to this fingerprint and size; None otherwise."""
+    """The saved matrix if it belongs to this fingerprint and size; None otherwise (also when
+    the file is unreadable: it is derived data, rebuilt from Chroma)."""
     if not path.exists():
         return None
-    with np.load(path) as data:
-        if str(data["fingerprint"]) != fingerprint or data["matrix"].shape[0] != rows:
-            return None
-        return np.ascontiguousarray(data["matrix"])
+    try:
+        with np.load(path) as data:
+            if str(data["fingerprint"]) != fingerprint or data["matrix"].shape[0] != rows:
+                return None
+            return np.ascontiguousarray(data["matrix"])
+    except _UNREADABLE as exc:
+        log.warning("%s is unreadable (%s): rebuilding it from Chroma", path, type(exc).__name__)
+        return None
+
+
+def stored_fingerprint(path: Path) -> str | None:
+    """The fingerprint a saved matrix was built for, without reading the matrix; None when
+    the file is missing or unreadable."""
+    try:
+        with np.load(path) as data:
+            return str(data["fingerprint"])
+    except _UNREADABLE:
+        return None
 
 
 def rebuild(collection: Any, ids: list[str], path: Path, fingerprint: str) -> np.ndarray:

@@ -1,16 +1,57 @@
-"""Word (DOCX) files into blocks and metadata, read with python-docx."""
+"""Word (DOCX) files into blocks and metadata, read with python-docx; zip bombs refused first."""
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from core.errors import ArticleError
 from core.types import Block
 from ingest.block_text import MONO_FONT, code_span, collapse_space, int_attr, pipe_table
 
 _CODE_STYLE = re.compile(r"\b(?:code|preformatted|source|verbatim|macro|plain text)\b", re.I)
+
+ZIP_MAGIC = b"PK\x03\x04"
+#: unzipped, a file may be this many times KB_MAX_FILE_MB in all
+ZIP_EXPANSION = 5
+#: a member over ZIP_RATIO_FROM bytes unzipped may be at most this many times its packed size
+#: (Word's XML packs 5-20:1; a bomb packs 1000:1)
+ZIP_MAX_RATIO = 100
+ZIP_RATIO_FROM = 1_000_000
+ZIP_MAX_MEMBERS = 10_000
+
+
+def check_zip_expansion(data: bytes, rel: str, max_bytes: int, kind: str = "DOCX") -> None:
+    """Refuse a zip that would unzip to too much, from its directory alone (no member is read).
+    A file that is no readable zip passes: its parser reports what is wrong with it.
+
+    The declared sizes can be trusted as bounds: Python's ``zipfile``, which python-docx reads
+    with, stops inflating a member at its declared size (and then fails its CRC check).
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError):
+        return  # not a readable zip, so not a bomb: its parser reports what is wrong with it
+    if len(members) > ZIP_MAX_MEMBERS:
+        raise ArticleError(rel, f"{kind} holds {len(members):,} files, over {ZIP_MAX_MEMBERS:,}"
+                                "; not read")
+    total = sum(m.file_size for m in members)
+    if total > ZIP_EXPANSION * max_bytes:
+        raise ArticleError(rel, f"{kind} expands to {total / 1e6:.0f} MB when unzipped, over the "
+                                f"{ZIP_EXPANSION * max_bytes / 1e6:g} MB limit "
+                                f"(KB_MAX_FILE_MB*{ZIP_EXPANSION}); not read")
+    for m in members:
+        ratio = m.file_size / max(m.compress_size, 1)
+        if m.file_size > ZIP_RATIO_FROM and ratio > ZIP_MAX_RATIO:
+            raise ArticleError(rel, f"{kind} member {m.filename} expands to "
+                                    f"{m.file_size / 1e6:.0f} MB from {m.compress_size:,} bytes,"
+                                    f" {ratio:.0f}:1, over {ZIP_MAX_RATIO}:1; a zip bomb? "
+                                    "not read")
 
 
 def docx_meta(path: Path) -> dict[str, Any]:

@@ -23,22 +23,69 @@ _HTML_SKIP = {"script", "style", "head", "title", "noscript", "template", "svg",
 _HTML_BLOCK = {"p", "div", "section", "article", "main", "body", "html", "header", "footer",
                "aside", "blockquote", "figure", "figcaption", "details", "summary", "dl", "dt",
                "dd", "hr", "form", "fieldset", "center", "address", "nav", "caption"}
-HIDDEN_ELEMENT = re.compile(
-    r"<(\w+)[^>]*(?:style\s*=\s*[\"'][^\"']*(?:display\s*:\s*none|visibility\s*:\s*hidden|"
-    r"font-size\s*:\s*0)[^\"']*[\"']|\shidden[\s>])[^>]*>(.*?)</\1>", re.I | re.S)
+# Tags are matched as ``<name attributes>`` with no ``<`` or ``>`` inside, and an element's end
+# is found with str.find, so that every scan of the text is linear: a regex such as
+# ``<(\w+)[^>]*...>(.*?)</\1>`` rescans to the end of the text for each unclosed tag.
+_OPEN_TAG = re.compile(r"<(\w+)(\s[^<>]*)?>")
+_META_TAG = re.compile(r"<meta\b[^<>]*>", re.I)
+_HIDING = re.compile(r"style\s*=\s*[\"'][^\"']*(?:display\s*:\s*none|visibility\s*:\s*hidden|"
+                     r"font-size\s*:\s*0)|\shidden(?:\s|$)", re.I)
+#: libxml2 stops reading (and drops the rest) below this depth unless told XML_PARSE_HUGE
+MAX_HTML_DEPTH = 256
+
+
+def hidden_elements(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, inner HTML)`` of each element hidden by a ``hidden`` attribute or by
+    ``display: none``, ``visibility: hidden`` or ``font-size: 0`` in its style (outermost only;
+    an element ends at the first closing tag of its name)."""
+    found: list[tuple[int, int, str]] = []
+    unclosed: dict[str, int] = {}  # tag name -> position after which it is never closed
+    pos = 0
+    while (match := _OPEN_TAG.search(text, pos)) is not None:
+        pos = match.end()
+        if not _HIDING.search(match.group(2) or ""):
+            continue
+        close = f"</{match.group(1).lower()}>"
+        if unclosed.get(close, len(text) + 1) <= pos:
+            continue
+        end = re.compile(re.escape(close), re.I).search(text, pos)
+        if end is None:
+            unclosed[close] = pos
+            continue
+        found.append((match.start(), end.end(), text[pos:end.start()]))
+        pos = end.end()
+    return found
+
+
+def strip_hidden(text: str) -> str:
+    """The HTML with each hidden element (see :func:`hidden_elements`) replaced by a space."""
+    parts: list[str] = []
+    last = 0
+    for start, end, _inner in hidden_elements(text):
+        parts += [text[last:start], " "]
+        last = end
+    return "".join([*parts, text[last:]])
+
+
+def _title(text: str) -> str | None:
+    start = re.search(r"<title\b[^<>]*>", text, re.I)
+    if start is None:
+        return None
+    end = re.compile(r"</title>", re.I).search(text, start.end())
+    return None if end is None else text[start.end():end.start()]
 
 
 def html_meta(text: str) -> dict[str, Any]:
     meta: dict[str, Any] = {}
-    for tag in re.findall(r"<meta\b[^>]*>", text, re.I):
+    for tag in _META_TAG.findall(text):
         name = re.search(r"\b(?:name|property)\s*=\s*[\"']([^\"']+)[\"']", tag, re.I)
         content = re.search(r"\bcontent\s*=\s*[\"']([^\"']*)[\"']", tag, re.I)
         if name and content:
             meta[name.group(1).strip()] = html_lib.unescape(content.group(1))
-    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
-    if title and not set(BUILTIN_ALIASES["title"]) & {k.lower() for k in meta}:
-        meta["title"] = html_lib.unescape(re.sub(r"\s+", " ", title.group(1))).strip()
-    hidden = [re.sub(r"<[^>]+>", " ", m.group(2)) for m in HIDDEN_ELEMENT.finditer(text)]
+    title = _title(text)
+    if title is not None and not set(BUILTIN_ALIASES["title"]) & {k.lower() for k in meta}:
+        meta["title"] = html_lib.unescape(re.sub(r"\s+", " ", title)).strip()
+    hidden = [re.sub(r"<[^<>]*>", " ", inner) for _, _, inner in hidden_elements(text)]
     hidden = [re.sub(r"\s+", " ", h).strip() for h in hidden if h.strip()]
     if hidden:
         meta["_hidden_text"] = hidden
@@ -161,8 +208,13 @@ def html_blocks(html: str) -> list[Block]:
     html = re.sub(r"^\s*<\?xml[^>]*\?>", "", html)
     if not html.strip():
         return []
+    parser = lxml.html.HTMLParser()
+    root = lxml.html.document_fromstring(html, parser=parser)
+    if any("Excessive depth" in error.message for error in parser.error_log):
+        raise ValueError(f"HTML nests elements deeper than {MAX_HTML_DEPTH} levels, so part of "
+                         "it would be lost")
     walker = _HtmlBlocks()
-    walker.node(lxml.html.document_fromstring(html))
+    walker.node(root)
     walker.flush()
     return walker.blocks
 

@@ -11,8 +11,7 @@ import re
 import textwrap
 from collections.abc import Mapping
 from itertools import groupby
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from core.errors import ArticleError
 from core.types import Block
@@ -26,6 +25,28 @@ _CMD_UPPER = re.compile(r"^[A-Z]{2,}(?:\.EXE|\.exe)?$")
 _SWITCH = re.compile(r"\s[/-]\w")
 _DANGLING = ("and", "or", "of", "the", "to", "a", "an", "for", "with", "in", "on", "by")
 _TEXT_HEADING = re.compile(r"^(?![-*\u2022]|\d+[.)])[A-Z][^\n]{0,60}$")
+#: longest paragraph handed to ``partition_text`` at once: its heuristics take time that grows
+#: much faster than a paragraph's length (a 160 kB line: 19 s; the same as 4 kB parts: 0.2 s)
+MAX_PARAGRAPH = 4000
+
+
+def _bounded_lines(lines: list[str], limit: int = MAX_PARAGRAPH) -> list[str]:
+    """The lines with a blank line wherever a paragraph would grow over ``limit`` characters;
+    a line longer than that is cut at spaces (or, without any, every ``limit`` characters)."""
+    out: list[str] = []
+    size = 0
+    for line in lines:
+        pieces = textwrap.wrap(line, limit, break_long_words=True, break_on_hyphens=False,
+                               drop_whitespace=True) if len(line) > limit else [line]
+        for piece in pieces:
+            if not piece.strip():
+                size = 0
+            elif size and size + len(piece) > limit:
+                out.append("")
+                size = 0
+            size += len(piece)
+            out.append(piece)
+    return out
 
 
 def separate_text_blocks(text: str) -> str:
@@ -35,7 +56,7 @@ def separate_text_blocks(text: str) -> str:
     followed by its text ("Resolution" then "1. Open ...") would merge into one paragraph. A
     heading here is a short capitalised line after a blank line, without closing punctuation.
     """
-    lines = text.splitlines()
+    lines = _bounded_lines(text.splitlines())
     out: list[str] = []
     for i, line in enumerate(lines):
         stripped = line.strip()
@@ -225,23 +246,33 @@ def pdf_page_text(lines: list[tuple[str, bool]], codes: dict[str, str]) -> str:
     return "\n\n".join(part for part in parts if part)
 
 
-def pdf_text_and_meta(path: Path, rel: str,
-                       codes: dict[str, str]) -> tuple[str, dict[str, Any]]:
-    from pypdf import PdfReader
+def pdf_text_and_meta(source: IO[bytes], rel: str,
+                      codes: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """The PDF's text (monospaced lines as code placeholders) and its document info.
+
+    pypdf bounds what it inflates (its ``*_MAX_OUTPUT_LENGTH`` limits) and raises many types
+    on a broken file: any of them is this file's failure.
+    """
+    import pypdf
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(str(path))
+        reader = pypdf.PdfReader(source)
         if reader.is_encrypted:
             raise ArticleError(rel, "PDF is encrypted; export an unprotected copy")
         pages = [pdf_lines(page) for page in reader.pages]
         info: Any = reader.metadata or {}
+        meta = {str(k).lstrip("/").lower(): str(v) for k, v in info.items() if v}
+    except ArticleError:
+        raise
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise ArticleError(rel, f"corrupt or unreadable PDF ({exc})") from None
+    except Exception as exc:  # pypdf on a broken file: IndexError, AttributeError, ...
+        raise ArticleError(rel, f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})"
+                           ) from None
     text = "\n\n".join(pdf_page_text(lines, codes) for lines in pages if lines)
     if not text.strip():
         raise ArticleError(rel, "PDF has no extractable text (a scanned image?)")
-    meta = {str(k).lstrip("/").lower(): str(v) for k, v in info.items() if v}
     meta.pop("producer", None)
     meta.pop("creator", None)
     return text, meta

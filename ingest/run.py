@@ -3,13 +3,19 @@
 Order of writes for each batch of changed articles: vectors into Chroma first, then the
 catalog (one transaction), then removal of the chunks the new versions no longer have. The
 catalog is the source of truth, so a crash between steps leaves extra vectors that nothing
-refers to; the next run deletes them before doing anything else.
+refers to; the next run deletes them before doing anything else. BM25, ``vectors.npz`` and the
+catalog's fingerprint are rebuilt whenever they do not describe the catalog's chunks, so a run
+killed after a catalog commit is repaired by the next one even when no file changed
+(``make kill-loop`` kills ``kb ingest`` at random points and at each phase to check it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
+import signal
 import sqlite3
 import sys
 import time
@@ -26,6 +32,7 @@ from ingest import lexical, matrix, vectors
 from ingest.chunk import chunk_article
 from ingest.embed import Embedder
 from ingest.load import LOADER_VERSION, is_article_file, load_article, sidecar_path
+from ingest.time_budget import OverBudget, time_budget
 
 log = logging.getLogger(__name__)
 BATCH_CHUNKS = 256
@@ -59,16 +66,44 @@ class IngestOptions:
     aliases: dict[str, list[str]] = field(default_factory=dict)
     progress: bool = False
     allow_empty: bool = False
+    #: seconds one file may take to read and chunk (0: no limit); KB_FILE_TIMEOUT_S
+    file_timeout_s: float = 60.0
 
 
-def discover(root: Path) -> Iterator[Path]:
-    """Article files under root, sorted, skipping hidden folders and kb's own data dirs."""
-    for path in sorted(root.rglob("*")):
-        rel_parts = path.relative_to(root).parts
-        if any(p.startswith(".") for p in rel_parts):
-            continue
-        if path.is_file() and is_article_file(path):
-            yield path
+def _test_kill_point(phase: str) -> None:
+    """Test hook (tests/ingest/test_kill_loop.py): KB_TEST_KILL_AT=PHASE kills the process."""
+    if os.environ.get("KB_TEST_KILL_AT") == phase:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def discover(root: Path, outside: list[LoadFailure] | None = None) -> Iterator[Path]:
+    """Article files under root, sorted, skipping hidden folders and kb's own data dirs.
+
+    Folder links are never followed (as before: no loops, no leaving the folder); a link
+    whose target is outside ``root`` (file or folder) is added to ``outside`` as a failure,
+    so a ``.md`` link to /etc/passwd is neither indexed nor answered from.
+    """
+    real_root = root.resolve()
+    found: list[Path] = []
+    pending = [root]
+    while pending:
+        for entry in pending.pop().iterdir():
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink():
+                target = entry.resolve()
+                if not target.is_relative_to(real_root):
+                    if outside is not None and (target.is_dir() or is_article_file(entry)):
+                        outside.append(LoadFailure(entry.relative_to(root).as_posix(),
+                                                   "is a link outside the KB folder"))
+                    continue
+                if entry.is_dir():
+                    continue
+            if entry.is_dir():
+                pending.append(entry)
+            elif entry.is_file() and is_article_file(entry):
+                found.append(entry)
+    yield from sorted(found)
 
 
 def file_hash(path: Path) -> str:
@@ -124,6 +159,10 @@ class _Scan:
     current: dict[str, str] = field(default_factory=dict)  # path -> its article id now
 
 
+def _links_out(path: Path, root: Path) -> bool:
+    return path.is_symlink() and not path.resolve().is_relative_to(root.resolve())
+
+
 def check_can_ingest(root: Path, conn: sqlite3.Connection, embedder: Embedder) -> None:
     if not root.is_dir():
         raise KbError(f"{root}: not a folder")
@@ -140,15 +179,27 @@ def read_changed(path: Path, scan: _Scan, options: IngestOptions, report: Ingest
     rel = path.relative_to(scan.root).as_posix()
     scan.seen.add(rel)
     try:
+        if _links_out(sidecar_path(path), scan.root):
+            raise ArticleError(rel, "its sidecar is a link outside the KB folder")
         if rel in scan.known and scan.known[rel][1] == file_hash(path):
             report.unchanged += 1
             return None
-        article = load_article(path, scan.root, options.max_file_bytes, options.aliases)
+        with time_budget(options.file_timeout_s):
+            article = load_article(path, scan.root, options.max_file_bytes, options.aliases)
+            chunks = chunk_article(article, options.chunk_tokens)
+    except OverBudget:
+        report.failed.append(LoadFailure(rel, f"took over {options.file_timeout_s:g} s to read "
+                                              "(KB_FILE_TIMEOUT_S); not indexed"))
+        return None
     except ArticleError as exc:
         report.failed.append(LoadFailure(exc.path, exc.reason))
         return None
     except OSError as exc:
         report.failed.append(LoadFailure(rel, f"cannot be read ({exc.strerror})"))
+        return None
+    except Exception as exc:  # noqa: BLE001 - one bad file never aborts the run
+        log.debug("loading %s failed", rel, exc_info=True)
+        report.failed.append(LoadFailure(rel, f"could not be read: {type(exc).__name__}: {exc}"))
         return None
     owner_path = scan.ids_taken.get(article.id)
     if owner_path is not None and owner_path != rel:
@@ -156,7 +207,6 @@ def read_changed(path: Path, scan: _Scan, options: IngestOptions, report: Ingest
                                               f"{owner_path}"))
         return None
     scan.ids_taken[article.id] = rel
-    chunks = chunk_article(article, options.chunk_tokens)
     if not chunks:
         report.failed.append(LoadFailure(rel, "has no text to index"))
         return None
@@ -209,14 +259,30 @@ def remove_gone(scan: _Scan, conn: sqlite3.Connection, collection: Any,
         report.changed_ids.append(article_id)
 
 
+def search_files_current(conn: sqlite3.Connection, bm25_dir: Path) -> bool:
+    """Do BM25, ``vectors.npz`` and the catalog's fingerprint all describe the catalog's
+    chunks? False after a run killed between the catalog commit and the end of the rebuild."""
+    try:
+        meta = json.loads((bm25_dir / "ids.json").read_text())
+    except (OSError, ValueError):
+        return False
+    ids, fingerprint = list(meta.get("ids", [])), meta.get("fingerprint")
+    return (fingerprint == catalog.get_kv(conn, "fingerprint")
+            and fingerprint == hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+            and fingerprint == matrix.stored_fingerprint(bm25_dir.parent / "vectors.npz")
+            and set(ids) == catalog.chunk_ids(conn))
+
+
 def rebuild_search_files(conn: sqlite3.Connection, collection: Any, bm25_dir: Path,
                          changed: bool) -> None:
-    """BM25 and the dense matrix, when anything changed or they are missing."""
-    if changed or not (bm25_dir / "ids.json").exists() \
-            or not (bm25_dir.parent / "vectors.npz").exists():
+    """BM25, the dense matrix and the fingerprint, when anything changed or they do not
+    match the catalog (missing, or left stale by a killed run)."""
+    if changed or not search_files_current(conn, bm25_dir):
         fingerprint = rebuild_lexical(conn, bm25_dir)
+        _test_kill_point("after-bm25")
         ids = lexical.load_ids(bm25_dir)
         matrix.rebuild(collection, ids, bm25_dir.parent / "vectors.npz", fingerprint)
+        _test_kill_point("after-vectors")
         with catalog.transaction(conn):
             catalog.set_kv(conn, "fingerprint", fingerprint)
 
@@ -234,12 +300,13 @@ def ingest_folder(root: Path, conn: sqlite3.Connection, collection: Any, embedde
     scan = _Scan(root, catalog.article_hashes(conn))
     scan.ids_taken = {aid: p for p, (aid, _) in scan.known.items()}
     scan.current = {p: aid for p, (aid, _) in scan.known.items()}
-    files = list(discover(root))
+    files = list(discover(root, report.failed))
     if not files and scan.known and not options.allow_empty:
         raise KbError(f"{root}: no article files found; refusing to remove all "
                       f"{len(scan.known)} indexed articles (is this the right folder? "
                       "--allow-empty to do it)")
     write_changed(files, scan, conn, collection, embedder, options, report, on_progress)
+    _test_kill_point("after-catalog")
     remove_gone(scan, conn, collection, report)
     rebuild_search_files(conn, collection, bm25_dir,
                          bool(report.added or report.updated or report.removed))

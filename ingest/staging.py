@@ -33,7 +33,7 @@ def create_stage(data_dir: Path) -> IndexPaths:
         shutil.rmtree(data_dir / "indexes" / old, ignore_errors=True)
     name = _next_name(data_dir)
     stage = IndexPaths(data_dir / "indexes" / name)
-    stage.root.mkdir(parents=True)
+    stage.root.mkdir(mode=0o700)
     if live.catalog.exists():
         catalog.copy(live.catalog, stage.catalog)
     if live.chroma.exists():

@@ -32,7 +32,8 @@ class IndexUpdate:
 def ingest_options(settings: Settings, allow_empty: bool = False) -> IngestOptions:
     return IngestOptions(chunk_tokens=settings.chunk_tokens,
                          max_file_bytes=int(settings.max_file_mb * 1_000_000),
-                         aliases=settings.meta_aliases, allow_empty=allow_empty)
+                         aliases=settings.meta_aliases, allow_empty=allow_empty,
+                         file_timeout_s=settings.file_timeout_s)
 
 
 def update_index(index: IndexPaths, state_path: Path, root: Path, embedder: Embedder,

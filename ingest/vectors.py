@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from core.errors import KbError
 from core.types import Article, Chunk
 
 COLLECTION = "kb_chunks"
@@ -16,10 +17,15 @@ def open_collection(chroma_dir: Path) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    client = chromadb.PersistentClient(path=str(chroma_dir),
-                                       settings=ChromaSettings(anonymized_telemetry=False))
-    return client.get_or_create_collection(COLLECTION, embedding_function=None,
-                                           metadata={"hnsw:space": "cosine"})
+    try:
+        client = chromadb.PersistentClient(path=str(chroma_dir),
+                                           settings=ChromaSettings(anonymized_telemetry=False))
+        return client.get_or_create_collection(COLLECTION, embedding_function=None,
+                                               metadata={"hnsw:space": "cosine"})
+    except Exception as exc:  # chromadb raises its own, sqlite3's and Rust's errors here
+        raise KbError(f"{chroma_dir}: the vector store cannot be read ({type(exc).__name__}: "
+                      f"{exc}); restore from backup (kb restore) or rebuild with kb ingest into "
+                      "a new --data-dir") from None
 
 
 def group_key(group: str) -> str:

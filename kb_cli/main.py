@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from core.errors import KbError
+from core.errors import KbError, out_of_space
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -48,6 +48,7 @@ COMMAND_MODULES = {
     "flags": "flags_cmd", "review": "flags_cmd",
     "eval": "eval_cmd", "promote": "eval_cmd", "rollback": "eval_cmd",
     "users": "users_cmd",
+    "backup": "backup_cmd", "restore": "backup_cmd",
 }
 
 
@@ -81,6 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except KbError as exc:
         print(f"kb {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if not out_of_space(exc):
+            raise
+        print(f"kb {args.command}: the disk is full ({type(exc).__name__}: {exc}); free space, "
+              "then run it again: what was stored before is kept, and the next ingest "
+              "repairs what this one left", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the index is unchanged past the last completed batch", file=sys.stderr)

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from assistant.web.app import create_app
+    from assistant.web.app import create_app, uvicorn_config
 
     settings = load_settings(args)
     if not live_index(settings.data_dir, create=False).catalog.exists():
@@ -29,5 +29,5 @@ def run_serve(args: argparse.Namespace) -> int:
                       f"{settings.data_dir}' first")
     app = create_app(settings, make_embedder(settings), make_llm(settings))
     print(f"kb: serving {settings.data_dir} on http://{args.host}:{args.port}/ (API docs at /docs)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.Server(uvicorn_config(app, args.host, args.port)).run()
     return 0

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -20,7 +21,7 @@ from swagger_ui_bundle import swagger_ui_path
 from assistant.web import articles, auth, chat, insights, pages, review
 from assistant.web.pages import STATIC
 from assistant.web.runtime import open_web_kb
-from assistant.web.security import SecurityHeaders
+from assistant.web.security import SecurityHeaders, identify, trusted_networks
 from core.errors import KbError
 from core.settings import Settings
 from ingest.embed import Embedder
@@ -50,7 +51,17 @@ async def kb_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=422)
 
 
+def uvicorn_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    """How ``kb serve`` (and the tests' servers) run the app. ``proxy_headers=False``: the app
+    alone decides whose X-Forwarded-For to believe (``KB_TRUSTED_PROXIES``); uvicorn's default
+    would take it from any client on 127.0.0.1, so rotating it would dodge sign-in limits."""
+    return uvicorn.Config(app, host=host, port=port, proxy_headers=False, log_level="warning",
+                          access_log=False)
+
+
 def create_app(settings: Settings, embedder: Embedder, llm: Any = None) -> FastAPI:
+    trusted_networks(tuple(settings.trusted_proxies))  # a bad entry fails here, not at sign-in
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         kb = open_web_kb(settings, embedder, llm)
@@ -79,9 +90,25 @@ def create_app(settings: Settings, embedder: Embedder, llm: Any = None) -> FastA
         page.headers["Content-Security-Policy"] = DOCS_CSP
         return page
 
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, Any]:
+    @app.get("/healthz", tags=["health"], response_model=None,
+             responses={503: {"description": "the catalog or the state DB cannot be read"}})
+    def healthz(request: Request) -> dict[str, Any] | JSONResponse:
+        """``ok`` after a read of the catalog and the state DB, else 503 naming the store that
+        failed. The index's article and chunk counts and the error itself go only to callers
+        who may see metrics (lead, admin): anyone else could learn how many restricted
+        articles exist."""
         kb = app.state.kb
+        caller = identify(request, kb)
+        insider = caller is not None and caller.user.can("metrics")
+        broken = kb.broken_stores()
+        if broken:
+            body: dict[str, Any] = {"status": "failing", "failed": sorted(broken)}
+            if insider:
+                body["detail"] = "cannot read " + "; ".join(
+                    f"{store}: {error}" for store, error in broken.items())
+            return JSONResponse(body, status_code=503)
+        if not insider:
+            return {"status": "ok"}
         index = kb.live.current().index
         return {"status": "ok", "index": kb.live.live_name, "articles": len(index.articles),
                 "chunks": len(index.chunk_ids)}

@@ -56,13 +56,15 @@ def visible_article(kb: WebKb, user: User, article_id: str) -> Article:
     return article
 
 
-def article_public(kb: WebKb, article: Article) -> dict[str, Any]:
+def article_public(kb: WebKb, article: Article, user: User) -> dict[str, Any]:
+    """The article as the user sees it: its flags name only articles the user may see."""
     today = date.today()
     stale, reason = kb.live.current().stale_check(today)(article.id) \
         if kb.live.facts(article.id) else (False, None)
     with kb.state.use() as conn:
-        items = review_queue.article_queue(kb.live.current().index.conn, conn, article,
-                                           kb.policy, today)
+        items = review_queue.article_queue(
+            kb.live.current().index.conn, conn, article, kb.policy, today,
+            visible=lambda a: visible(reader(user), a, today))
     return {
         "id": article.id, "title": article.title, "owner": article.owner,
         "status": article.status, "category": article.category,
@@ -78,4 +80,4 @@ def article_public(kb: WebKb, article: Article) -> dict[str, Any]:
 @router.get("/articles/{article_id:path}", response_model=ArticlePublic)
 def get_article(article_id: str, user: AskUser, kb: Kb) -> dict[str, Any]:
     """The article's sections (anchors match citation URLs) and its open flags."""
-    return article_public(kb, visible_article(kb, user, article_id))
+    return article_public(kb, visible_article(kb, user, article_id), user)

@@ -10,7 +10,12 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from assistant import users
 from assistant.users import PERMISSIONS, User
 from assistant.web.deps import CurrentCaller, Kb
-from assistant.web.security import clear_session_cookies, same_origin, set_session_cookies
+from assistant.web.security import (
+    clear_session_cookies,
+    client_address,
+    same_origin,
+    set_session_cookies,
+)
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -40,26 +45,22 @@ class LoginPublic(UserPublic):
     csrf_token: str
 
 
-def _client(request: Request) -> str:
-    return f"ip:{request.client.host if request.client else 'unknown'}"
-
-
 @router.post("/login", response_model=LoginPublic)
 def login(body: LoginRequest, request: Request, response: Response, kb: Kb) -> LoginPublic:
     """Check the password, start a session (cookies), return the CSRF token for the page."""
     if not same_origin(request):
         raise HTTPException(403, "login from another site refused")
-    keys = (f"user:{body.username.lower()}", _client(request))
-    wait = kb.limiter.retry_after(*keys)
+    keys = (f"user:{body.username.lower()}",
+            f"ip:{client_address(request, kb.settings.trusted_proxies)}")
+    wait = kb.limiter.reserve(*keys)  # before the (slow) password check: concurrent tries count
     if wait:
         raise HTTPException(429, f"too many failed sign-ins: try again in {wait} s",
                             headers={"Retry-After": str(wait)})
     with kb.state.use() as conn:
         user = users.authenticate(conn, body.username, body.password)
     if user is None:
-        kb.limiter.failed(*keys)
         raise HTTPException(401, "wrong user name or password")
-    kb.limiter.succeeded(keys[0])
+    kb.limiter.succeeded(*keys)
     with kb.state.use() as conn:
         sid = users.start_session(conn, user.name)
     token = set_session_cookies(response, kb, sid, request.url.scheme == "https")

@@ -31,9 +31,10 @@ class GapPublic(BaseModel):
 def gaps(user: GapsUser, kb: Kb,
          limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
     """Questions kb could not answer or whose answers were not helpful, grouped by topic,
-    most asked first."""
+    most asked first: those asked by users sharing one of the caller's groups or by users
+    without groups (admins: all)."""
     with kb.state.use() as conn:
-        groups = list_gaps(conn, limit)
+        groups = list_gaps(conn, limit, reader(user))
     return [{**g.__dict__, "examples": list(g.examples)} for g in groups]
 
 

@@ -5,8 +5,9 @@ Not signed in: a redirect to ``/login``. Signed in with the wrong role: a 403 pa
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -23,11 +24,28 @@ class="card narrow"><h1>No access</h1><p>Your role cannot open this page.</p>
 <p><a href="/">Back to the assistant</a></p></main></body></html>"""
 
 
+#: what browsers drop or read as a slash in a URL: ``/\\evil``, ``/\t/evil`` lead off-site
+_UNSAFE_IN_NEXT = re.compile(r"[\\\x00-\x1f\x7f]")
+
+
+def safe_next(target: str) -> str:
+    """``target`` when it is a path on this site (one leading ``/``, not ``//`` or ``/\\``,
+    no scheme or host, even once percent-decoded), else ``/``. login.js applies the same
+    rule to ``/login?next=``."""
+    decoded = unquote(target)
+    for candidate in (target, decoded):
+        parts = urlsplit(candidate)
+        if (not candidate.startswith("/") or candidate.startswith("//")
+                or _UNSAFE_IN_NEXT.search(candidate) or parts.scheme or parts.netloc):
+            return "/"
+    return target
+
+
 def page(request: Request, kb: Kb, name: str, permission: str) -> Response:
     caller = identify(request, kb)
     if caller is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        return RedirectResponse(f"/login?next={quote(safe_next(target))}", status_code=303)
     if not caller.user.can(permission):
         return HTMLResponse(FORBIDDEN, status_code=403)
     return FileResponse(STATIC / name, headers={"Cache-Control": "no-store"})

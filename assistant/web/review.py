@@ -151,7 +151,12 @@ def flag_action(flag_id: str, body: FlagActionRequest, user: ReviewUser, kb: Kb,
 
 @router.get("/flags/{flag_id}/history", response_model=list[HistoryEvent])
 def flag_history(flag_id: str, user: ReviewUser, kb: Kb) -> list[dict[str, Any]]:
-    """Every state change and owner reassignment of the flag's article, oldest first."""
-    item = find_item(kb, user, flag_id)
+    """Every state change of the flags of its article this user may see, and the article's
+    owner reassignments, oldest first."""
+    items = visible_queue(kb, user, review_queue.Filters())
+    item = next((i for i in items if review_queue.flag_id(i.flag) == flag_id), None)
+    if item is None:
+        raise HTTPException(404, f"no flag {flag_id!r}")
+    shown = [i.flag.key for i in items if i.flag.article_id == item.flag.article_id]
     with kb.state.use() as conn:
-        return review_queue.article_history(conn, item.flag.article_id)
+        return review_queue.article_history(conn, item.flag.article_id, shown)

@@ -184,14 +184,15 @@ def _facts(row: sqlite3.Row) -> ArticleFacts:
         status=row["status"],
         last_reviewed=date.fromisoformat(row["last_reviewed"]) if row["last_reviewed"] else None,
         valid_until=date.fromisoformat(row["valid_until"]) if row["valid_until"] else None,
-        url=row["url"], owner=row["owner"])
+        url=row["url"], owner=row["owner"],
+        meta_problems=tuple(json.loads(row["meta_problems"])))
 
 
 def article_facts(conn: sqlite3.Connection) -> list[ArticleFacts]:
     """Every article's facts (no text), ordered by id."""
     return [_facts(r) for r in conn.execute(
         "SELECT id, title, groups, products, category, status, last_reviewed, valid_until, "
-        "url, owner FROM articles ORDER BY id")]
+        "url, owner, meta_problems FROM articles ORDER BY id")]
 
 
 ChunkRow = tuple[str, int, tuple[str, ...], str, str]

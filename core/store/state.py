@@ -77,6 +77,9 @@ MIGRATIONS: list[Migration] = [
     """,
     # 2: kb 0.1.0 opened the state DB as a catalog too, leaving empty catalog tables behind
     _drop_catalog_leftovers,
+    # 3: the asker's groups (JSON list, lower case) with each gap: owners see their groups'
+    # gaps and those of askers without groups (assistant/gaps.py)
+    "ALTER TABLE gaps ADD COLUMN groups TEXT NOT NULL DEFAULT '[]';",
 ]
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from core.settings import Settings
 from core.types import Article
-from ingest.metadata import BUILTIN_ALIASES
+from ingest.metadata import known_keys
 from ingest.quality.lifecycle import LifecycleEntry, load_lifecycle
 
 SEVERITIES = ("high", "medium", "low")
@@ -39,15 +39,6 @@ SECTION_SYNONYMS: dict[str, tuple[str, ...]] = {
 DEFAULT_REQUIRED_SECTIONS: dict[str, tuple[str, ...]] = {
     "troubleshooting": ("issue", "resolution"),
 }
-
-#: front-matter keys that are not kb's but are known and fine (Microsoft Learn, Jekyll, ...)
-KNOWN_FOREIGN_KEYS = (
-    "description", "ms.topic", "ms.author", "ms.reviewer", "ms.prod", "ms.service",
-    "ms.subservice", "ms.technology", "ms.collection", "ms.assetid", "ms.editor", "ms.workload",
-    "ms.localizationpriority", "ms.search.appverid", "manager", "audience", "search.appverid",
-    "localization_priority", "f1.keywords", "f1_keywords", "adobe-target", "editor", "robots",
-    "layout", "permalink", "summary", "version", "language", "lang", "type", "article_type",
-    "content_type", "subject", "creationdate", "moddate", "keywords")
 
 
 @dataclass(frozen=True)
@@ -86,9 +77,7 @@ class QualityPolicy:
         return min(limits)
 
     def all_known_keys(self) -> frozenset[str]:
-        aliases = {name.lower() for names in BUILTIN_ALIASES.values() for name in names}
-        return frozenset(aliases | set(KNOWN_FOREIGN_KEYS)
-                         | {k.lower() for k in self.known_meta_keys})
+        return known_keys(more=self.known_meta_keys)
 
 
 def section_alternatives(required: str) -> tuple[str, ...]:

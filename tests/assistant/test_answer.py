@@ -62,6 +62,15 @@ def test_citation_url_points_at_the_section() -> None:
     assert citation_url(intro, None) == "/articles/a.md"
 
 
+def test_citation_urls_pass_on_only_web_links_and_keep_odd_ids_intact() -> None:
+    hit = Hit("c1", "a/../../etc/passwd", "T", ("Steps",), "steps", "text", 0, 1.0)
+    for url in ("javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,x", "//evil",
+                "file:///etc/passwd"):
+        assert citation_url(hit, url) == "/articles/a/%2E%2E/%2E%2E/etc/passwd#steps", url
+    odd = Hit("c2", "net work/a#b?.md", "T", (), "", "text", 0, 1.0)
+    assert citation_url(odd, None) == "/articles/net%20work/a%23b%3F.md"
+
+
 def test_a_symptom_match_is_answered_with_the_resolution_then_a_close_second(
         printer: Assistant) -> None:
     top = chunk_hit(printer, JAM, "Symptoms", 1.0)

@@ -334,10 +334,15 @@ def test_known_meta_keys_are_configurable():
 
 
 def test_unreadable_values_other_than_the_review_date():
-    bad = article(meta_problems=("status: unknown value 'live-ish' (expected draft, published "
-                                 "or retired)",))
+    bad = article(meta_problems=("valid_until: cannot read date 'soon' (expected YYYY-MM-DD)",))
     [flag] = article_flags(bad, POLICY, AS_OF)
-    assert flag.evidence["key"] == "bad-value:status"
+    assert (flag.severity, flag.evidence["key"]) == ("medium", "bad-value:valid_until")
+    # an unreadable status is not a medium bad value: access is unclear (tests/ingest/
+    # test_fail_closed.py)
+    unclear = article(meta_problems=("status: unknown value 'live-ish' (expected draft, "
+                                     "published or retired)",))
+    [flag] = article_flags(unclear, POLICY, AS_OF)
+    assert (flag.severity, flag.evidence["key"]) == ("high", "access-unclear")
 
 
 # --- suspicious instructions ---------------------------------------------------------------

@@ -3,9 +3,18 @@
 (() => {
   const form = document.getElementById("login-form");
   const error = document.getElementById("login-error");
+  // A path on this site: one leading "/", not "//" or "/\" (browsers read "\" as "/"), no
+  // control characters (browsers drop tabs and newlines: "/\t/evil" is "//evil"), no scheme
+  // or host, also once percent-decoded. The same rule as pages.safe_next on the server.
+  function sameSitePath(target) {
+    let decoded;
+    try { decoded = decodeURIComponent(target); } catch { return false; }
+    return [target, decoded].every((t) => /^\/(?![\/\\])/.test(t) && !/[\\\u0000-\u001f\u007f]/.test(t))
+      && new URL(target, location.origin).origin === location.origin;
+  }
   function next() {
     const target = new URLSearchParams(location.search).get("next") || "/";
-    return target.startsWith("/") && !target.startsWith("//") ? target : "/";
+    return sameSitePath(target) ? target : "/";
   }
   form.addEventListener("submit", async (e) => {
     e.preventDefault();

@@ -106,12 +106,11 @@ def web_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Path
 def start_server(data_dir: Path, embedder: Any) -> tuple[str, Any, threading.Thread]:
     import uvicorn
 
-    from assistant.web.app import create_app
+    from assistant.web.app import create_app, uvicorn_config
 
     app = create_app(Settings(data_dir=data_dir, secret_key="test-secret"), embedder)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -32,8 +32,7 @@ def ask(server: Server, who: str, question: str) -> dict:
 
 
 def test_healthz_needs_no_sign_in(server: Server) -> None:
-    body = httpx.get(f"{server.url}/healthz").json()
-    assert body["status"] == "ok" and body["articles"] == 52
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
 
 
 @pytest.mark.parametrize(("method", "path"), API_ROUTES)
