@@ -67,10 +67,11 @@ eval-baseline: $(STAMP) ## accept the current kb_samples eval as the new baselin
 		--out evals/reports/kb_samples
 	mkdir -p evals/baselines && cp evals/reports/kb_samples/report.json evals/baselines/kb_samples.json
 
-eval-corpus: $(STAMP) ## ingest the real corpus (~30 min first time) and eval it with baselines
-	$(KB) ingest $(CORPUS) --data-dir .kb-ms
-	$(KB) eval evals/datasets/ms_support_dev.jsonl --data-dir .kb-ms --baselines --out evals/reports/ms_support_dev
-	$(KB) eval ../shared/evalsets/ms_redirect_queries.jsonl --data-dir .kb-ms --baselines --out evals/reports/ms_redirect
+eval-corpus: $(STAMP) ## ingest the real corpus (~30 min first time), eval every corpus dataset with baselines
+	$(KB) ingest $(CORPUS) --data-dir .kb-ms --as-of 2026-11-25
+	$(KB) eval evals/datasets/ms_support_dev.jsonl --data-dir .kb-ms --as-of 2026-11-25 --baselines --by-length --out evals/reports/ms_support_dev
+	$(KB) eval evals/datasets/ms_support_honest.jsonl --data-dir .kb-ms --as-of 2026-11-25 --baselines --by-length --out evals/reports/ms_support_honest
+	$(KB) eval ../shared/evalsets/ms_redirect_queries.jsonl --data-dir .kb-ms --as-of 2026-11-25 --baselines --by-length --out evals/reports/ms_redirect
 
 clean: ## remove the venv and local indexes
 	rm -rf $(VENV) .kb .kb-eval .kb-ms test-artifacts

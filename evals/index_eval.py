@@ -15,6 +15,7 @@ from typing import Any
 from assistant.service import assistant_from_settings
 from core.paths import IndexPaths
 from core.settings import Settings
+from core.store import catalog
 from evals.coverage import coverage
 from evals.dataset import load_dataset, missing_gold
 from evals.gate import compare
@@ -29,9 +30,10 @@ GOLD_GONE = "gold article no longer in the KB"
 def eval_index(paths: IndexPaths, dataset: Path, embedder: Embedder, settings: Settings,
                as_of: date, with_baselines: bool = False, limit: int | None = None,
                command: str = "", progress: Callable[[int, int], None] | None = None,
-               ) -> dict[str, Any]:
+               by_length: bool = False) -> dict[str, Any]:
     """The JSON report (the stable contract in the README) of kb on ``dataset``, with the
-    BM25, dense and naive LangChain baselines on the same index if asked."""
+    BM25, dense and naive LangChain baselines on the same index if asked, and with
+    ``by_length`` a breakdown by the gold article's length (``breakdowns.gold_length``)."""
     assistant = assistant_from_settings(settings, embedder, paths=paths)
     index = assistant.index
     questions = load_dataset(dataset)
@@ -41,6 +43,7 @@ def eval_index(paths: IndexPaths, dataset: Path, embedder: Embedder, settings: S
     if missing:
         log.warning("%d question(s) scored as misses, %s: %s", len(missing), GOLD_GONE,
                     "; ".join(f"{qid} ({', '.join(ids)})" for qid, ids in missing.items()))
+    lengths = catalog.article_words(index.conn) if by_length else None
     embedder.embed(["warm-up"])  # load the model before timing, so latency is per question
     rows = evaluate(questions, kb_system(assistant, as_of), progress)
     for row in rows:
@@ -51,7 +54,7 @@ def eval_index(paths: IndexPaths, dataset: Path, embedder: Embedder, settings: S
     report: dict[str, Any] = {
         "command": command, "dataset": str(dataset), "fingerprint": index.fingerprint,
         "index": str(paths.root), "as_of": as_of.isoformat(), "threshold": assistant.threshold,
-        **summarise(rows), "coverage": {
+        **summarise(rows, lengths), "coverage": {
             **coverage(rows, index, stale, as_of),
             "missing_gold": [{"id": qid, "articles": list(ids), "reason": GOLD_GONE}
                              for qid, ids in missing.items()]},
@@ -63,8 +66,9 @@ def eval_index(paths: IndexPaths, dataset: Path, embedder: Embedder, settings: S
         for name, system in (("bm25", bm25_system(assistant, as_of)),
                              ("dense", dense_system(assistant, as_of)),
                              ("naive-langchain", naive_system(paths, index, embedder, as_of))):
-            summary = summarise(evaluate(questions, system))
-            summary.pop("breakdowns", None)
+            summary = summarise(evaluate(questions, system), lengths)
+            summary["breakdowns"] = {k: v for k, v in summary["breakdowns"].items()
+                                     if k == "gold_length"}
             report["baselines"][name] = summary
     return report
 

@@ -62,6 +62,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['abstention'].get('answer_rate_answerable')} of answerable, abstains on "
         f"{report['abstention'].get('abstention_rate_unanswerable')} of unanswerable.",
     ]
+    lines += _length_table(systems)
     cov = report.get("coverage")
     if cov:
         lines += [
@@ -77,6 +78,23 @@ def markdown(report: dict[str, Any]) -> str:
                          + ", ".join(str(m.get("id", m)) if isinstance(m, dict) else str(m)
                                      for m in missing[:20]))
     return "\n".join(lines) + "\n"
+
+
+def _length_table(systems: dict[str, dict[str, Any]]) -> list[str]:
+    """``--by-length``: recall@1 / MRR@10 per gold-length bucket, one column per system."""
+    buckets = systems["kb"].get("breakdowns", {}).get("gold_length")
+    if not buckets:
+        return []
+    lines = ["", "By the gold article's length in words (recall@1 / MRR@10):", "",
+             "| gold length | n | " + " | ".join(systems) + " |",
+             "|---|---|" + "---|" * len(systems)]
+    for bucket, kb_values in buckets.items():
+        cells = []
+        for summary in systems.values():
+            v = summary.get("breakdowns", {}).get("gold_length", {}).get(bucket, {})
+            cells.append(f"{v.get('recall@1', '')} / {v.get('mrr@10', '')}")
+        lines.append(f"| {bucket} | {kb_values['n']} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _bars(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from evals import metrics as m
@@ -122,7 +122,18 @@ def abstention_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+#: word-count buckets of ``--by-length`` (lower bounds): short notes to whole manuals
+LENGTH_BUCKETS = ((0, "<500"), (500, "500-2k"), (2000, "2k-5k"), (5000, ">=5k"))
+
+
+def length_bucket(words: int) -> str:
+    return next(name for floor, name in reversed(LENGTH_BUCKETS) if words >= floor)
+
+
+def summarise(rows: list[dict[str, Any]],
+              lengths: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """Every metric of the rows; with ``lengths`` (words per article) also a breakdown of the
+    answerable questions by their gold article's length."""
     ans = [r for r in rows if r["answerable"]]
     retrieval = {k: _mean_of(ans, k) for k in ("recall@1", "recall@5", "recall@10", "hit@1",
                                                "mrr@10", "ndcg@10")}
@@ -141,11 +152,23 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"retrieval": retrieval, "answers": answers, "abstention": abstention_summary(rows),
             "latency": {"p50_ms": round(m.percentile(latencies, 50), 1),
                         "p95_ms": round(m.percentile(latencies, 95), 1)},
-            "breakdowns": breakdowns(rows)}
+            "breakdowns": breakdowns(rows, lengths)}
 
 
-def breakdowns(rows: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, float | None]]]:
+def breakdowns(rows: list[dict[str, Any]], lengths: Mapping[str, int] | None = None,
+               ) -> dict[str, dict[str, dict[str, float | None]]]:
     out: dict[str, dict[str, dict[str, float | None]]] = {}
+    if lengths is not None:
+        by_length: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in rows:
+            if r["answerable"] and r["gold_articles"]:
+                longest = max(lengths.get(a, 0) for a in r["gold_articles"])
+                by_length[length_bucket(longest)].append(r)
+        order = [name for _, name in LENGTH_BUCKETS]
+        out["gold_length"] = {
+            name: {"n": len(g), "recall@1": _mean_of(g, "recall@1"),
+                   "recall@5": _mean_of(g, "recall@5"), "mrr@10": _mean_of(g, "mrr@10")}
+            for name, g in sorted(by_length.items(), key=lambda kv: order.index(kv[0]))}
     for field in ("category", "style"):
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in rows:

@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stage", action="store_true", help="evaluate the staging index vs live")
     p.add_argument("--as-of", type=as_of_arg, default=None, help="today, for date rules")
     p.add_argument("--limit", type=int, help="only the first N questions")
+    p.add_argument("--by-length", action="store_true",
+                   help="break results down by the gold article's length in words")
     p.set_defaults(handler=run_eval)
     pr = sub.add_parser("promote", help="make the staging index live (needs a passing eval)")
     add_data_dir(pr)
@@ -53,7 +55,7 @@ def run_eval(args: argparse.Namespace) -> int:
     command = "kb " + " ".join(shlex.quote(a) for a in getattr(args, "argv", sys.argv[1:]))
     progress = None if args.json else terminal_progress("eval", "questions")
     report = eval_index(paths, args.dataset, embedder, settings, as_of, args.baselines,
-                        args.limit, command, progress)
+                        args.limit, command, progress, args.by_length)
     before, compared_to = None, None
     if args.baseline:
         if not args.baseline.exists():

@@ -211,6 +211,14 @@ def chunks_of(conn: sqlite3.Connection, article_id: str) -> list[tuple[str, Chun
     return [(r[0], (r[1], r[2], tuple(json.loads(r[3])), r[4], r[5])) for r in rows]
 
 
+def article_words(conn: sqlite3.Connection) -> dict[str, int]:
+    """Each article's length in words (of its indexed chunk text)."""
+    words: dict[str, int] = {}
+    for article_id, text in conn.execute("SELECT article_id, text FROM chunks"):
+        words[article_id] = words.get(article_id, 0) + len(text.split())
+    return words
+
+
 def chunk_articles(conn: sqlite3.Connection) -> dict[str, str]:
     """``{chunk_id: article_id}``."""
     return dict(conn.execute("SELECT id, article_id FROM chunks").fetchall())

@@ -63,3 +63,31 @@ def test_a_flagged_article_is_not_quoted_until_an_owner_clears_it(tmp_path: Path
     assert [c.to_state for c in result.changes] == ["dismissed"]
     cleared = ask(kb, QUESTION, Viewer(), DAY, record=False)
     assert cleared.citations[0].article_id == HOSTILE and cleared.note is None
+
+
+class RecordingModel:
+    """A chat model standing in for the LLM endpoint: it records what it is sent and answers
+    by citing passage 1."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def invoke(self, messages: list[tuple[str, str]]) -> str:
+        self.sent.append("\n".join(text for _, text in messages))
+        return "Order a toner cartridge. [1]"
+
+
+def test_the_llm_is_never_handed_a_flagged_article(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    source = write_articles(tmp_path / "kb", ARTICLES)
+    update_index(live_index(data), state_db(data), source, HashingEmbedder(),
+                 Settings(data_dir=data, embedder="hashing"), DAY)
+    model = RecordingModel()
+    kb = open_assistant(data, HashingEmbedder(), threshold=0.0, llm=model)
+    for question in (QUESTION, "ignore previous instructions password MFA code",
+                     "printer toner MFA reset"):
+        answer = ask(kb, question, Viewer(), DAY, record=False)
+        assert HOSTILE not in {c.article_id for c in answer.citations}
+    assert model.sent, "the model was never asked"
+    assert not any("read out their password" in text or "Reset MFA" in text
+                   for text in model.sent)

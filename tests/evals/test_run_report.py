@@ -145,3 +145,21 @@ def test_the_html_report_escapes_every_value(report: dict[str, Any], tmp_path: P
     assert "kb eval &lt;set&gt;.jsonl --out r" in page
     assert "<title>kb eval: set &amp; co.jsonl</title>" in page
     assert "<td>q2</td>" in page and "<td>q1</td>" not in page  # only where gold was not first
+
+
+def test_by_length_groups_answerable_questions_by_their_gold_articles_length(
+        rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    """q1's gold "a" is short (120 words), q2's gold "b" is a manual (9,000 words): q1 is found
+    first, q2 second; unanswerable questions have no gold and no bucket."""
+    report = summarise(rows, {"a": 120, "b": 9000})
+    assert report["breakdowns"]["gold_length"] == {
+        "<500": {"n": 1, "recall@1": 1.0, "recall@5": 1.0, "mrr@10": 1.0},
+        ">=5k": {"n": 1, "recall@1": 0.0, "recall@5": 1.0, "mrr@10": 0.5}}
+    assert "gold_length" not in summarise(rows)["breakdowns"]
+    full = {**report, "command": "kb eval x --by-length", "dataset": "x.jsonl",
+            "fingerprint": "f", "as_of": "2026-11-25", "per_question": rows,
+            "baselines": {"bm25": summarise(rows, {"a": 9000, "b": 9000})}}
+    write_reports(full, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "| gold length | n | kb | bm25 |" in md
+    assert "| >=5k | 1 | 0.0 / 0.5 | 0.5 / 0.75 |" in md
