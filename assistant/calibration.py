@@ -19,7 +19,7 @@ from core.errors import ConfigError
 SHIPPED = Path(__file__).with_name("calibration.json")
 #: what the re-ranker and the confidence score can weigh (``bias`` is the intercept)
 FEATURES = frozenset({"dense", "dense2", "lexical", "lex_raw", "title", "coverage", "exact",
-                      "margin", "bias"})
+                      "margin", "dense_margin", "bias"})
 
 
 @dataclass(frozen=True)

@@ -101,10 +101,16 @@ def _sigmoid(x: float) -> float:
 
 def retrieve(index: SearchIndex, embedder: Embedder, question: str, viewer: Viewer,
              as_of: date, k: int, params: RetrievalParams,
-             stale_check: StaleCheck | None = None) -> Retrieval:
-    """The top ``k`` articles for the question that this viewer may see, best first."""
+             stale_check: StaleCheck | None = None,
+             held_out: frozenset[str] = frozenset()) -> Retrieval:
+    """The top ``k`` articles for the question that this viewer may see, best first;
+    ``held_out`` articles are left out as if they were not in the index (calibration)."""
     mask = index.visible_articles(viewer.groups, as_of, viewer.product, viewer.category,
                                   viewer.all_groups)
+    if held_out:
+        mask = mask.copy()
+        for article_id in held_out & index.article_row.keys():
+            mask[index.article_row[article_id]] = False
     if not mask.any():
         return Retrieval(question, (), 0.0)
     tokens = tokenize(question)
@@ -166,10 +172,12 @@ def confidence(ranked: list[ArticleHit], params: RetrievalParams) -> float:
 
 
 def confidence_features(ranked: list[ArticleHit]) -> dict[str, float]:
-    """The top article's features plus its margin over the second."""
+    """The top article's features plus its margin over the second (re-ranker score) and its
+    cosine's margin over the best other article's (``dense_margin``)."""
     top = ranked[0]
     margin = top.score - ranked[1].score if len(ranked) > 1 else top.score
-    return {**top.features, "margin": margin}
+    others = max((a.features["dense"] for a in ranked[1:]), default=0.0)
+    return {**top.features, "margin": margin, "dense_margin": top.features["dense"] - others}
 
 
 __all__ = ["RetrievalParams", "confidence", "retrieve"]

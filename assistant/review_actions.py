@@ -11,9 +11,9 @@ show the caller the :class:`ActionResult` (every state change, and what stayed o
   the only way to close an agent's ``reported`` flag.
 - ``reviewed``: records the review date (``as_of``) in the state DB and the live catalog, and
   fixes the date flags it settles: ``stale`` (also ``no-review-date``) and ``expiring``;
-  ``obsolete`` only with ``confirm_products`` (then dismissed as "products confirmed", until
-  the article changes). ``expired``, agents' reports and every other kind stay open, and the
-  result says so.
+  ``obsolete`` and ``partly-obsolete`` only with ``confirm_products`` (then dismissed as
+  "products confirmed", until the article changes). ``expired``, agents' reports and every
+  other kind stay open, and the result says so.
 - ``reassign`` (needs an owner): the article's owner in kb from now on (queue, filters,
   history); flags unchanged.
 
@@ -39,6 +39,9 @@ from ingest.quality.queue import QueueItem
 ACTIONS = ("acknowledge", "dismiss", "reopen", "resolve", "reviewed", "reassign")
 #: kinds that "mark reviewed" settles on its own
 SETTLED_BY_REVIEW = frozenset({"stale", "expiring"})
+
+#: the lifecycle kinds an owner closes by confirming the products are still right
+PRODUCT_KINDS = ("obsolete", "partly-obsolete")
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ def _reviewed(stores: Stores, article: Article, items: list[QueueItem], by: str,
     fixed = change_state(stores.state, settled, "fixed", by,
                          note or f"marked reviewed on {as_of.isoformat()}", article.content_hash)
     changes = _changes(fixed, "fixed")
-    obsolete = [i.flag for i in active if i.flag.kind == "obsolete"]
+    obsolete = [i.flag for i in active if i.flag.kind in PRODUCT_KINDS]
     if obsolete and confirm_products:
         dismissed = change_state(stores.state, obsolete, "dismissed", by,
                                  "owner confirmed the products are still right",
@@ -141,13 +144,14 @@ def _reviewed(stores: Stores, article: Article, items: list[QueueItem], by: str,
         changes += _changes(dismissed, "dismissed")
     still = []
     if obsolete and not confirm_products:
-        still.append("obsolete stays open: confirm the products are still right to close it")
+        kinds = "/".join(sorted({f.kind for f in obsolete}))
+        still.append(f"{kinds} stays open: confirm the products are still right to close it")
     reports = sorted({str(i.flag.evidence.get("key", "")) for i in active
                       if i.flag.kind == REPORTED})
     if reports:
         still.append(f"agents' {'/'.join(reports)} report stays open: resolve it with a note")
     others = sorted({i.flag.kind for i in active if i.flag.kind not in SETTLED_BY_REVIEW
-                     and i.flag.kind not in ("obsolete", REPORTED)})
+                     and i.flag.kind not in (*PRODUCT_KINDS, REPORTED)})
     if others:
         still.append(f"{', '.join(others)} stay open: a review date does not settle them")
     return ActionResult(article.id, "reviewed", by, changes, tuple(still), reviewed_on=as_of)

@@ -95,23 +95,45 @@ def open_assistant(data_dir: Path, embedder: Embedder, threshold: float | None =
                      RetrievalParams.from_calibration(calibration), stale_days, llm, policy)
 
 
+def calibration_for(settings: Settings, paths: IndexPaths) -> Calibration:
+    """``KB_CALIBRATION_FILE`` when set, else the index's own (``kb calibrate``), else the
+    shipped one."""
+    if settings.calibration_file is None and paths.calibration.exists():
+        return load_calibration(paths.calibration)
+    return load_calibration(settings.calibration_file)
+
+
 def assistant_from_settings(settings: Settings, embedder: Embedder, llm: Any = None,
-                            paths: IndexPaths | None = None) -> Assistant:
+                            paths: IndexPaths | None = None,
+                            calibration: Calibration | None = None) -> Assistant:
     """:func:`open_assistant` with everything the settings say (threshold, staleness policy,
-    calibration file): what ``kb ask``, ``kb eval`` and ``kb serve`` open."""
+    calibration: :func:`calibration_for`): what ``kb ask``, ``kb eval`` and ``kb serve``
+    open."""
     from ingest.quality.policy import policy_from_settings
 
+    paths = paths or live_index(settings.data_dir, create=False)
     opened = open_assistant(settings.data_dir, embedder, settings.abstain_threshold,
                             settings.stale_days, llm, policy_from_settings(settings),
-                            load_calibration(settings.calibration_file), paths)
+                            calibration or calibration_for(settings, paths), paths)
     return replace(opened, related_floor=settings.related_min_similarity,
                    escalation=Escalation(settings.escalation, settings.escalation_by_category))
 
 
+def reopened(assistant: Assistant, settings: Settings, paths: IndexPaths) -> Assistant:
+    """The assistant over the index at ``paths`` (a promotion, an in-place ingest), with that
+    index's calibration (:func:`calibration_for`)."""
+    calibration = calibration_for(settings, paths)
+    threshold = settings.abstain_threshold
+    return replace(assistant, index=open_index(paths),
+                   threshold=calibration.threshold if threshold is None else threshold,
+                   params=RetrievalParams.from_calibration(calibration))
+
+
 def run_retrieval(assistant: Assistant, question: str, viewer: Viewer, as_of: date,
-                  k: int = 5, params: RetrievalParams | None = None) -> Retrieval:
+                  k: int = 5, params: RetrievalParams | None = None,
+                  held_out: frozenset[str] = frozenset()) -> Retrieval:
     return retrieve(assistant.index, assistant.embedder, question, viewer, as_of, k,
-                    params or assistant.params, assistant.stale_check(as_of))
+                    params or assistant.params, assistant.stale_check(as_of), held_out)
 
 
 def ask(assistant: Assistant, question: str, viewer: Viewer, as_of: date, k: int = 5,

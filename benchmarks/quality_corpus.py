@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SAMPLED_KINDS = ("obsolete", "unstructured", "duplicate")
+SAMPLED_KINDS = ("obsolete", "partly-obsolete", "unstructured", "duplicate")
 
 
 def snapshot_dates(corpus: Path) -> dict[str, date]:
@@ -43,7 +43,7 @@ def snapshot_dates(corpus: Path) -> dict[str, date]:
 def compute(data_dir: Path, corpus: Path) -> tuple[list, list, dict, float]:
     from core.paths import live_index
     from core.store import catalog
-    from ingest.quality.dates import date_flags
+    from ingest.quality.dates import bulk_review_dates, date_flags
     from ingest.quality.duplicates import article_vectors
     from ingest.quality.lifecycle import load_lifecycle
     from ingest.quality.policy import DATE_KINDS, QualityPolicy
@@ -63,8 +63,9 @@ def compute(data_dir: Path, corpus: Path) -> tuple[list, list, dict, float]:
     anchors = declared_anchors(corpus, articles)
     flags = [f for f in kb_flags(articles, vectors, policy, latest, anchors)
              if f.kind not in DATE_KINDS]
+    bulk = bulk_review_dates((a.last_reviewed for a in articles), policy)
     for article in articles:
-        flags += date_flags(article, policy, snaps.get(article.path, latest))
+        flags += date_flags(article, policy, snaps.get(article.path, latest), bulk)
     return articles, flags, vectors, time.perf_counter() - started
 
 

@@ -32,6 +32,11 @@ class IndexPaths:
     def matrix(self) -> Path:
         return self.root / "vectors.npz"
 
+    @property
+    def calibration(self) -> Path:
+        """This KB's own calibration (``kb calibrate``), used instead of the shipped one."""
+        return self.root / "calibration.json"
+
 
 def private_dir(path: Path) -> Path:
     """Create ``path`` and any missing parents with mode 0700 (articles, answers and users

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     stale_days_by_category: dict[str, int] = {}
     stale_days_by_product: dict[str, int] = {}
     expiring_days: int = 30
+    # a review date shared by at least this share of the articles, and by at least
+    # bulk_review_min of them, is a date of record (a bulk change), not a review
+    bulk_review_share: float = Field(default=0.01, ge=0.0, le=1.0)
+    bulk_review_min: int = Field(default=50, ge=2)
     lifecycle_file: Path | None = None
     # {article type: [section group or "a|b|c" alternatives]}; empty = kb's default
     required_sections: dict[str, list[str]] = {}

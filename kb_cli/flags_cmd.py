@@ -69,7 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="mark it reviewed today (or --as-of): closes stale and expiring")
     action.add_argument("--reassign", metavar="OWNER", help="make OWNER the article's owner")
     r.add_argument("--confirm-products", action="store_true",
-                   help="with --reviewed: the products are still right (closes obsolete)")
+                   help="with --reviewed: the products are still right (closes obsolete "
+                        "and partly-obsolete)")
     r.add_argument("--flag", metavar="KIND", choices=(*KINDS, REPORTED),
                    help="only flags of this kind")
     r.add_argument("--by", help="who is acting (default: the login name)")

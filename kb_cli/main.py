@@ -47,6 +47,7 @@ COMMAND_MODULES = {
     "serve": "serve_cmd",
     "flags": "flags_cmd", "review": "flags_cmd",
     "eval": "eval_cmd", "promote": "eval_cmd", "rollback": "eval_cmd",
+    "calibrate": "calibrate_cmd",
     "users": "users_cmd",
     "backup": "backup_cmd", "restore": "backup_cmd",
 }

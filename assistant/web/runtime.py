@@ -19,7 +19,7 @@ from typing import Any
 from itsdangerous import URLSafeTimedSerializer
 
 from assistant import users
-from assistant.service import Assistant, assistant_from_settings, open_index
+from assistant.service import Assistant, assistant_from_settings, reopened
 from assistant.web.ratelimit import LoginLimiter
 from core.paths import live_index, read_pointer, state_db
 from core.settings import Settings
@@ -64,6 +64,7 @@ class LiveKb:
         self.data_dir = data_dir
         self.lock = threading.RLock()
         self.live_name = read_pointer(data_dir, "LIVE")
+        self.settings = settings
         self.assistant = assistant_from_settings(settings, embedder, llm)
         self._articles: list[Article] | None = None
         #: flags of every article of the live index (assistant.review_queue.queue's cache)
@@ -82,8 +83,8 @@ class LiveKb:
             with self.lock:
                 if self._changed():
                     name = read_pointer(self.data_dir, "LIVE")
-                    index = open_index(live_index(self.data_dir, create=False))
-                    self.assistant = replace(self.assistant, index=index)
+                    self.assistant = reopened(self.assistant, self.settings,
+                                              live_index(self.data_dir, create=False))
                     self.live_name = name
                     self._articles = None
                     self.flag_cache = {}

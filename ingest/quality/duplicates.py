@@ -4,8 +4,11 @@ An article's vector is the mean of its chunk embeddings (read back from Chroma, 
 re-embedded). Pairs whose cosine similarity reaches ``policy.duplicate_similarity`` are
 candidates (top neighbours only, a numpy matrix product in blocks); a candidate is a duplicate
 when the articles also share wording (Jaccard overlap of their sets of words at or above
-``policy.duplicate_overlap``) and their titles do not name different codes ("NDR 5.7.12" and
-"NDR 5.7.13" are one template about two errors, not one article twice). A pair up to 0.05 less
+``policy.duplicate_overlap``) and they are not about different identified things: titles that
+name different codes or versions ("NDR 5.7.12" and "NDR 5.7.13", "Exchange 2013" and "Exchange
+2016": one template about two subjects, not one article twice), titles that name different
+CVE ids, KB numbers or bulletin ids, or advisories whose texts cite disjoint sets of CVE ids
+(two bulletins from one template). A pair up to 0.05 less
 similar still counts when it is a rewrite: the same words but few of the same word pairs.
 Both articles get a flag naming the other. The defaults (0.90, 0.45) come from reading pairs
 of the ms-support corpus; see README "Article quality flags".
@@ -31,6 +34,19 @@ REWRITE_MARGIN = 0.05
 REWRITE_PHRASE_RATIO = 0.45
 _CODE = re.compile(r"[a-z0-9][a-z0-9._]*")
 _YEAR = re.compile(r"(19|20)\d\d")
+#: identifiers compared as whole sets: titles naming different ones are different subjects
+_EXACT_IDS = {"cve": re.compile(r"\bcve-\d{4}-\d{4,}\b"),
+              "kb": re.compile(r"\bkb\s?\d{6,8}\b"),
+              "bulletin": re.compile(r"\bms\d\d-\d{3}\b"),
+              "advisory": re.compile(r"\b(?:adv|ghsa|rhsa|dsa|usn)-[\w-]*\d[\w-]*")}
+_ISO_DATE = re.compile(r"\b(19|20)\d\d-\d\d-\d\d\b")
+#: a year after one of these words is a date, not a version ("June 2022", "in 2023")
+_DATE_WORDS = frozenset({
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+    "sept", "oct", "nov", "dec", "in", "since", "from", "until", "till", "before", "after", "of",
+    "by", "during", "through", "to", "year", "fy", "early", "late", "mid", "spring", "summer",
+    "autumn", "fall", "winter", "q1", "q2", "q3", "q4", "copyright", "c"})
 _BLOCK_ROWS = 1024
 
 
@@ -87,16 +103,56 @@ def overlap(a: frozenset[str], b: frozenset[str]) -> tuple[float, float]:
     return shared / len(a | b), shared / min(len(a), len(b))
 
 
+def title_identifiers(title: str) -> dict[str, frozenset[str]]:
+    """Identifiers a title names, by kind: ``cve``, ``kb``, ``bulletin`` and ``advisory`` ids
+    (``CVE-2021-44228``, ``KB5005565``, ``MS16-065``), and ``code``: error codes, event ids
+    and versions (``0x80070005``, ``809``, ``5.7.12``, ``8.0.7``, ``SP2``, ``R2``, and a year
+    after a product name, ``Exchange 2016``; not a year in a date, ``June 2022``)."""
+    text = _ISO_DATE.sub(" ", title.lower())
+    found: dict[str, frozenset[str]] = {}
+    for kind, pattern in _EXACT_IDS.items():
+        found[kind] = frozenset(m.group(0).replace(" ", "") for m in pattern.finditer(text))
+        text = pattern.sub(" ", text)
+    words = _CODE.findall(text)
+    codes = set()
+    for i, word in enumerate(words):
+        word = word.strip("._")
+        if not any(c.isdigit() for c in word):
+            continue
+        if _YEAR.fullmatch(word) and (i == 0 or words[i - 1] in _DATE_WORDS
+                                      or words[i - 1].isdigit()):
+            continue
+        codes.add(word)
+    found["code"] = frozenset(codes)
+    return found
+
+
 def title_codes(title: str) -> frozenset[str]:
-    """Error codes, event ids, versions in a title: words with a digit, except years."""
-    return frozenset(w.strip("._") for w in _CODE.findall(title.lower())
-                     if any(c.isdigit() for c in w) and not _YEAR.fullmatch(w))
+    """Every identifier in a title (see :func:`title_identifiers`), as one set."""
+    return frozenset().union(*title_identifiers(title).values())
 
 
 def different_subjects(title_a: str, title_b: str) -> bool:
-    """Both titles name codes and neither set contains the other."""
-    a, b = title_codes(title_a), title_codes(title_b)
-    return bool(a and b and not (a <= b or b <= a))
+    """The titles name different identifiers: a CVE, KB, bulletin or advisory id set that
+    differs, or codes and versions of which neither title's set contains the other's."""
+    a, b = title_identifiers(title_a), title_identifiers(title_b)
+    if any(a[kind] and b[kind] and a[kind] != b[kind] for kind in _EXACT_IDS):
+        return True
+    all_a, all_b = title_codes(title_a), title_codes(title_b)
+    return bool(all_a and all_b and not (all_a <= all_b or all_b <= all_a))
+
+
+def cited_cves(text: str) -> frozenset[str]:
+    return frozenset(m.group(0).upper() for m in _EXACT_IDS["cve"].finditer(text.lower()))
+
+
+def different_identifiers(a: Article, b: Article) -> bool:
+    """Two articles about different identified things: their titles name different
+    identifiers, or both cite CVE ids and no CVE id is cited by both (two advisories)."""
+    if different_subjects(a.title, b.title):
+        return True
+    cves_a, cves_b = cited_cves(a.text), cited_cves(b.text)
+    return bool(cves_a and cves_b and not cves_a & cves_b)
 
 
 def candidate_pairs(ids: Sequence[str], matrix: np.ndarray, threshold: float,
@@ -145,7 +201,7 @@ def find_duplicates(articles: Sequence[Article], vectors: Mapping[str, np.ndarra
     pairs = []
     lowest = policy.duplicate_similarity - REWRITE_MARGIN
     for a, b, sim in candidate_pairs(ids, matrix, lowest):
-        if different_subjects(by_id[a].title, by_id[b].title):
+        if different_identifiers(by_id[a], by_id[b]):
             continue
         jaccard, contained = overlap(grams(a), grams(b))
         if jaccard < policy.duplicate_overlap:

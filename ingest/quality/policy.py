@@ -13,10 +13,10 @@ from ingest.metadata import known_keys
 from ingest.quality.lifecycle import LifecycleEntry, load_lifecycle
 
 SEVERITIES = ("high", "medium", "low")
-KINDS = ("suspicious-instructions", "expired", "expiring", "stale", "obsolete", "broken-link",
-         "duplicate", "metadata", "unstructured")
+KINDS = ("suspicious-instructions", "expired", "expiring", "stale", "obsolete", "partly-obsolete",
+         "broken-link", "duplicate", "metadata", "unstructured")
 #: kinds whose truth depends on the reference date; recomputed for ``--as-of``
-DATE_KINDS = frozenset({"stale", "expiring", "expired", "obsolete"})
+DATE_KINDS = frozenset({"stale", "expiring", "expired", "obsolete", "partly-obsolete"})
 
 #: section groups a required-sections rule can name, with the headings that count for each
 #: (compared after lower-casing, dropping punctuation and a plural "s"): a heading counts when it
@@ -31,13 +31,30 @@ SECTION_SYNONYMS: dict[str, tuple[str, ...]] = {
                    "how to fix", "how to resolve", "to resolve", "to fix", "steps", "step",
                    "procedure", "what to do", "resolution step", "mitigation", "method",
                    "troubleshooting step", "troubleshooting", "more information", "action",
-                   "status", "how do i fix", "how can i fix", "fix it", "fix this"),
+                   "status", "how do i fix", "how can i fix", "fix it", "fix this", "remediation"),
     "cause": ("cause", "root cause", "why this happen", "reason"),
     "steps": ("steps", "step", "procedure", "instructions", "how to", "method"),
+    # FAQs: also met by headings or lines phrased as questions, or Q:/QUESTION markers
+    "question": ("question", "faq", "frequently asked question", "common question", "q a",
+                 "questions and answer"),
+    # bulletins and advisories: "affected" is also met by an applies-to list or line
+    "affected": ("affected product", "affected software", "affected version",
+                 "affected component", "affected system", "affected platform", "applies to",
+                 "who is affected", "products affected", "vulnerable version",
+                 "impacted product", "affected"),
+    "remediation": ("remediation", "resolution", "solution", "fix", "mitigation", "workaround",
+                    "security update", "update", "patch", "recommended action",
+                    "recommendation", "what should i do", "what to do", "action", "steps",
+                    "how to get", "status"),
 }
 
+#: the article types kb knows, and the sections each needs (``KB_REQUIRED_SECTIONS`` replaces
+#: this table; an FAQ or a bulletin it does not list is then not judged at all, never judged
+#: as a troubleshooting article)
 DEFAULT_REQUIRED_SECTIONS: dict[str, tuple[str, ...]] = {
     "troubleshooting": ("issue", "resolution"),
+    "faq": ("question",),
+    "bulletin": ("affected", "remediation"),
 }
 
 
@@ -58,6 +75,10 @@ class QualityPolicy:
     duplicate_overlap: float = 0.45
     known_meta_keys: frozenset[str] = frozenset()
     lifecycle: tuple[LifecycleEntry, ...] = ()
+    #: a review date shared by at least this share of the KB's articles, and by at least
+    #: ``bulk_review_min`` of them, is a date of record (a migration, a bulk edit), not a review
+    bulk_review_share: float = 0.01
+    bulk_review_min: int = 50
 
     def stale_limit(self, article: Article) -> tuple[int, str]:
         """Days allowed since the last review, and where that limit comes from.
@@ -95,6 +116,8 @@ def policy_from_settings(settings: Settings) -> QualityPolicy:
         stale_days_by_category=dict(settings.stale_days_by_category),
         stale_days_by_product=dict(settings.stale_days_by_product),
         expiring_days=settings.expiring_days,
+        bulk_review_share=settings.bulk_review_share,
+        bulk_review_min=settings.bulk_review_min,
         required_sections=required or dict(DEFAULT_REQUIRED_SECTIONS),
         wall_of_text_words=settings.wall_of_text_words,
         min_article_words=settings.min_article_words,

@@ -2,8 +2,8 @@
 
 Flags are computed for every article after each ingest (duplicates and links need the whole
 KB) and stored in the index catalog as of the ingest's reference date. The date rules (stale,
-expiring, expired, obsolete) are cheap, so :func:`current_flags` recomputes them for the
-``as_of`` asked for; the other kinds are read as stored.
+expiring, expired, obsolete, partly-obsolete) are cheap, so :func:`current_flags` recomputes
+them for the ``as_of`` asked for; the other kinds are read as stored.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from core.store import catalog
 from core.store.catalog import load_flags, save_flags
 from core.store.flag_states import ReconcileSummary, reconcile, reviewed_overrides
 from core.types import Article, Flag
-from ingest.quality.dates import date_flags
+from ingest.quality.dates import bulk_review_dates, date_flags
 from ingest.quality.duplicates import article_vectors
 from ingest.quality.links import anchor_ids
 from ingest.quality.policy import DATE_KINDS, KINDS, QualityPolicy
@@ -83,6 +83,7 @@ def current_flags(conn: sqlite3.Connection, policy: QualityPolicy, as_of: date,
     """Stored flags, with the date kinds recomputed as of ``as_of`` (so they also reflect
     articles marked reviewed since the ingest)."""
     kept = [f for f in load_flags(conn) if f.kind not in DATE_KINDS]
+    bulk = bulk_review_dates((f.last_reviewed for f in catalog.article_facts(conn)), policy)
     for article in articles if articles is not None else catalog.iter_articles(conn):
-        kept += date_flags(article, policy, as_of)
+        kept += date_flags(article, policy, as_of, bulk)
     return sort_flags(kept)

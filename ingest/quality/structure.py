@@ -2,7 +2,8 @@
 
 Each problem is its own flag (its ``key``), so an owner can dismiss one and fix another:
 ``fragment``, ``no-sections``, ``wall-of-text``, ``missing-sections``, ``pdf-noise``,
-``too-short``, ``too-long``.
+``too-short``, ``too-long``. Which sections an article needs depends on its type
+(:func:`detect_type`): a security bulletin or advisory, an FAQ, or a troubleshooting article.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import PurePosixPath
 from core.types import Article, Flag
 from ingest.metadata import BUILTIN_ALIASES
 from ingest.quality.flag import make_flag
+from ingest.quality.lifecycle import applies_to_line
 from ingest.quality.policy import SECTION_SYNONYMS, QualityPolicy, section_alternatives
 
 #: headings that mark an article as troubleshooting when its metadata does not say
@@ -21,9 +23,30 @@ TROUBLESHOOTING_MARKERS = ("symptom", "issue", "problem", "cause", "error messag
 #: metadata keys that may name the article type. Not ``ms.topic``: Microsoft Learn sets it to
 #: "troubleshooting" on FAQs, how-tos and reference lists alike (99% of the ms-support corpus).
 TYPE_KEYS = ("type", "article_type", "content_type")
+#: type names in metadata that mean one of kb's own types
+TYPE_ALIASES = {"faq": "faq", "faqs": "faq", "frequently asked questions": "faq", "q&a": "faq",
+                "qna": "faq", "bulletin": "bulletin", "security bulletin": "bulletin",
+                "security-bulletin": "bulletin", "advisory": "bulletin",
+                "security advisory": "bulletin", "security-advisory": "bulletin",
+                "vulnerability": "bulletin"}
+#: headings only a security bulletin or advisory has
+BULLETIN_HEADINGS = ("vulnerability detail", "vulnerability information", "vulnerable version",
+                     "affected product", "affected software", "affected version",
+                     "affected component", "mitigating factor", "executive summary",
+                     "severity rating", "cvss", "acknowledgment", "acknowledgement",
+                     "exploitability", "security bulletin", "security advisory",
+                     "advisory detail", "cve")
+_CVE = re.compile(r"\bCVE-\d{4}-\d{4,}\b", re.I)
+_BULLETIN_TITLE = re.compile(r"\bsecurity\s+(bulletin|advisory)\b|\bCVE-\d{4}-\d{4,}\b"
+                             r"|\bvulnerabilit(y|ies)\b|\badvisory\b|\bMS\d\d-\d{3}\b", re.I)
+_FAQ_TITLE = re.compile(r"\bFAQs?\b|frequently\s+asked\s+questions|\bQ\s*&\s*A\b"
+                        r"|questions\s+and\s+answers", re.I)
+_Q_MARK = re.compile(r"^[\s*_]*(Q|[Qq]uestion|QUESTION)\s*\d*[\s*_]*[:.)\-]")
 FRAGMENT_MAX_WORDS = 300
 TITLE_KEYS = tuple(BUILTIN_ALIASES["title"])
 INTRO_WORDS = 15
+#: a paragraph this short that ends with "?" is a question line (an FAQ's question)
+QUESTION_WORDS = 30
 
 _PAGE_LINE = re.compile(r"^\s*(page\s+\d+(\s+of\s+\d+)?|\d{1,3}\s*/\s*\d{1,3}|-\s*\d{1,3}\s*-)\s*$",
                         re.I)
@@ -113,37 +136,116 @@ def is_fragment(article: Article) -> bool:
             and words(article.text) <= FRAGMENT_MAX_WORDS)
 
 
-def article_type(article: Article, policy: QualityPolicy) -> str | None:
-    """The type named in metadata if the policy has rules for it; else ``troubleshooting`` when
-    a top-level heading marks it so (Symptoms, Issue, Problem, Cause, Error message)."""
+def questions(article: Article) -> tuple[list[str], list[str]]:
+    """``(question headings, Q:/QUESTION lines)``: headings (H2-H4) that end with "?", and
+    paragraphs that start with a question marker."""
+    heads = [h.text for h in article.headings if h.level <= 4 and h.text.rstrip().endswith("?")]
+    marked = [b.text for b in article.blocks
+              if b.kind in ("text", "list_item") and _Q_MARK.match(b.text)]
+    return heads, marked
+
+
+def _bulletin_signals(article: Article, troubleshooting: bool) -> list[str]:
+    """Why the article is a security bulletin or advisory (empty: it is not): two bulletin
+    headings; one with a CVE id or a bulletin title; or such a title on an article that has
+    no troubleshooting heading ("Cannot connect after installing Security Bulletin MS16-065"
+    is a troubleshooting article)."""
+    heads = [h for h, level in section_titles(article) if level <= 3
+             and heading_matches(h, BULLETIN_HEADINGS, anywhere=True)]
+    cves = sorted({m.group(0).upper() for m in _CVE.finditer(article.text)})
+    title = _BULLETIN_TITLE.search(article.title)
+    if not (len(heads) >= 2 or (heads and (cves or title)) or (title and not troubleshooting)):
+        return []
+    signals = [f"title: {title.group(0)}"] if title else []
+    signals += [f"heading: {h}" for h in heads[:4]]
+    if cves:
+        signals.append(f"CVE ids: {', '.join(cves[:5])}")
+    return signals
+
+
+def _qa_share(article: Article) -> float:
+    """The share of the article's words in the sections that hold Q:/QUESTION markers: an
+    FAQ is mostly questions and answers, not a guide with an FAQ section."""
+    marked = {b.section for b in article.blocks
+              if b.kind in ("text", "list_item") and _Q_MARK.match(b.text)}
+    total = words(article.text)
+    inside = sum(words(b.text) for b in article.blocks if b.section in marked)
+    return inside / total if total else 0.0
+
+
+def _faq_signals(article: Article) -> list[str]:
+    title = _FAQ_TITLE.search(article.title)
+    heads, marked = questions(article)
+    all_heads = [h for h in article.headings if h.level <= 4]
+    signals = [f"title: {title.group(0)}"] if title else []
+    share = _qa_share(article)
+    if len(marked) >= 2 and share >= 0.5:
+        signals.append(f"{len(marked)} question markers, {share:.0%} of the text "
+                       f"({marked[0][:60]})")
+    if len(heads) >= 3 and 2 * len(heads) >= len(all_heads):
+        signals.append(f"{len(heads)} of {len(all_heads)} headings are questions "
+                       f"({heads[0][:60]})")
+    return signals
+
+
+def detect_type(article: Article, policy: QualityPolicy) -> tuple[str | None, list[str]]:
+    """The article's type and why: the type its metadata names (kb's ``faq``/``bulletin``
+    under any alias, or a type the policy has rules for); else a security ``bulletin``
+    (advisory) by its title, headings and CVE ids; else an ``faq`` by its title or its
+    question/answer layout; else ``troubleshooting`` when a top-level heading marks it so
+    (Symptoms, Issue, Problem, Cause, Error message)."""
     lowered = {str(k).lower(): v for k, v in article.raw_meta.items()}
     for key in TYPE_KEYS:
         value = str(lowered.get(key) or "").strip().lower()
-        if value in policy.required_sections:
-            return value
-    if "troubleshooting" in policy.required_sections and any(
-            heading_matches(h, TROUBLESHOOTING_MARKERS) for h, level in section_titles(article)
-            if level <= 2):
-        return "troubleshooting"
-    return None
+        if value in policy.required_sections or value in TYPE_ALIASES:
+            return TYPE_ALIASES.get(value, value), [f"metadata {key}: {value}"]
+    marked = [h for h, level in section_titles(article) if level <= 2
+              and heading_matches(h, TROUBLESHOOTING_MARKERS)]
+    bulletin = _bulletin_signals(article, bool(marked))
+    if bulletin:
+        return "bulletin", bulletin
+    faq = _faq_signals(article)
+    if faq:
+        return "faq", faq
+    if "troubleshooting" in policy.required_sections and marked:
+        return "troubleshooting", [f"heading: {marked[0]}"]
+    return None, []
+
+
+def article_type(article: Article, policy: QualityPolicy) -> str | None:
+    return detect_type(article, policy)[0]
+
+
+def _met_by_content(required: str, article: Article) -> bool:
+    """Sections an article has without a heading for them: an introduction is the issue, a
+    question layout the questions, an applies-to list or line the affected products."""
+    if required == "issue":
+        return has_intro(article)
+    if required == "question":
+        heads, marked = questions(article)
+        lines = [b for b in article.blocks if b.kind in ("text", "list_item")
+                 and b.text.rstrip().endswith("?") and words(b.text) <= QUESTION_WORDS]
+        return bool(heads or marked or len(lines) >= 2)
+    if required == "affected":
+        return bool(article.products or applies_to_line(article))
+    return False
 
 
 def missing_sections_flag(article: Article, policy: QualityPolicy) -> Flag | None:
-    kind = article_type(article, policy)
-    if kind is None:
+    kind, signals = detect_type(article, policy)
+    if kind is None or kind not in policy.required_sections:
         return None
     headings = [h for h, _ in section_titles(article)]
-    intro = has_intro(article)
     missing = [req for req in policy.required_sections[kind]
-               if not (req == "issue" and intro)
+               if not _met_by_content(req, article)
                and not any(heading_matches(h, section_alternatives(req), anywhere=True)
                            for h in headings)]
     if not missing:
         return None
     return make_flag(article, "unstructured", "medium",
                      f"{kind} article without {' or '.join(missing)} section",
-                     "missing-sections", article_type=kind, missing=missing,
-                     accepted={m: list(section_alternatives(m)) for m in missing},
+                     "missing-sections", article_type=kind, type_signals=signals,
+                     missing=missing, accepted={m: list(section_alternatives(m)) for m in missing},
                      headings=headings[:20])
 
 

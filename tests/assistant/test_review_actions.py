@@ -140,3 +140,24 @@ def test_marking_reviewed_leaves_an_agents_report_open_and_says_so(
     no_note = client.post(f"/api/flags/{flag_of(client, headers, article_id, 'reported')}/"
                           "actions", json={"action": "resolve"}, headers=headers)
     assert no_note.status_code == 422 and "resolve needs a note" in no_note.json()["detail"]
+
+
+@pytest.mark.parametrize(("article_id", "kind"), [
+    ("endpoint/ie11-enterprise-mode.md", "obsolete"),
+    ("printing/add-network-printer.md", "partly-obsolete")])
+def test_lifecycle_flags_close_only_when_the_owner_confirms_the_products(
+        tmp_path: Path, article_id: str, kind: str) -> None:
+    data_dir = build_data_dir(tmp_path)
+    kb_ = add_users(data_dir)
+    with TestClient(fast_app(data_dir)) as client:
+        admin = kb_.auth("admin")
+        flags = client.get("/api/flags", params={"kind": kind}, headers=admin).json()["items"]
+        flag = next(f for f in flags if f["article_id"] == article_id)
+        done = client.post(f"/api/flags/{flag['id']}/actions", json={"action": "reviewed"},
+                           headers=admin).json()
+        assert f"{kind} stays open: confirm the products" in done["message"]
+        assert kind not in {c["kind"] for c in done["changes"]}
+        done = client.post(f"/api/flags/{flag['id']}/actions",
+                           json={"action": "reviewed", "confirm_products": True},
+                           headers=admin).json()
+        assert {(c["kind"], c["to_state"]) for c in done["changes"]} >= {(kind, "dismissed")}

@@ -94,7 +94,9 @@ def test_shingles_and_overlap_exact():
 
 
 def test_titles_that_name_different_codes_are_different_subjects():
-    assert title_codes("Fix NDR error 5.7.12 in Exchange Online 2016") == {"5.7.12"}
+    # a year after a product name is a version (issue 15); a year in a date is not
+    assert title_codes("Fix NDR error 5.7.12 in Exchange Online 2016") == {"5.7.12", "2016"}
+    assert title_codes("Fix NDR error 5.7.12 since June 2016") == {"5.7.12"}
     assert different_subjects("Fix NDR error 5.7.12", "Fix NDR error 5.7.13 or 5.7.135")
     assert not different_subjects("Error 0x274d", "0x2AFC or 0x274D error")  # one inside
     assert not different_subjects("Updates for Windows Server 2008 R2 SP1 clusters",

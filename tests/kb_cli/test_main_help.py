@@ -28,7 +28,7 @@ def test_help_lists_the_commands_in_the_order_a_user_meets_them(
     listed = [line.split()[0] for line in text.split("commands:")[1].split("a first session")[0]
               .splitlines() if line.startswith("    ") and not line.startswith("     ")]
     assert listed == ["ingest", "status", "ask", "gaps", "serve", "flags", "review", "eval",
-                      "promote", "rollback", "users", "backup", "restore"] == list(
+                      "promote", "rollback", "calibrate", "users", "backup", "restore"] == list(
                           COMMAND_MODULES)
     assert "README.md" in text.split("a first session:")[1]
 

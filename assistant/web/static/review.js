@@ -101,7 +101,7 @@
       active ? el("button", { class: "btn small", type: "button",
         onclick: () => inlineForm(actionsCell, "Resolve", "What was done to fix it?", (reason) => act(flag, "resolve", { reason })) }, "Resolve\u2026") : null,
       active ? el("button", { class: "btn small", type: "button", onclick: () => act(flag, "reviewed") }, "Mark reviewed") : null,
-      active && flag.kind === "obsolete" ? el("button", { class: "btn small", type: "button",
+      active && (flag.kind === "obsolete" || flag.kind === "partly-obsolete") ? el("button", { class: "btn small", type: "button",
         title: "Mark reviewed, confirming the products it applies to are still right",
         onclick: () => act(flag, "reviewed", { confirm_products: true }) }, "Products still right") : null,
       !active ? el("button", { class: "btn small", type: "button", onclick: () => act(flag, "reopen") }, "Reopen") : null,
