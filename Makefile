@@ -86,5 +86,6 @@ kill-loop: $(STAMP) ## kb ingest SIGKILLed at 20 random points and each write ph
 	KB_KILL_POINTS=20 $(PY) -m pytest -q -s tests/ingest/test_kill_loop.py
 
 .PHONY: fuzz
-fuzz: $(STAMP) ## property tests of the file loaders, 2,000 examples per format (~minutes)
+fuzz: $(STAMP) ## loaders and metadata 2,000 examples per format, the API 300 per operation (long)
 	KB_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q -p no:cacheprovider tests/ingest/test_fuzz_loaders.py
+	KB_FUZZ_EXAMPLES=300 $(PY) -m pytest -q -p no:cacheprovider tests/assistant/web/test_api_fuzz.py

@@ -60,6 +60,16 @@ class _TextLoader(yaml.SafeLoader):
     """YAML with numbers read as written: ``0x87D00607`` stays an error code, ``1.10`` a version."""
 
 
+def _timestamp_or_text(loader: _TextLoader, node: yaml.ScalarNode) -> Any:
+    """A YAML date as a date; one that is no real day (``2026-13-45``) as the text written,
+    for the metadata rules to report as unreadable instead of failing the whole file."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_TextLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
 _TextLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers
             if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]

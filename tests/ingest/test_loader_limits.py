@@ -256,3 +256,13 @@ def test_a_file_over_its_time_budget_is_that_files_failure(tmp_path: Path) -> No
     assert all("took over 0.001 s to read (KB_FILE_TIMEOUT_S)" in f.error for f in report.failed)
     report = ingest("d2", 0)
     assert report.failed == [] and report.added == 3
+
+
+def test_a_yaml_date_that_is_no_real_day_is_kept_as_text(tmp_path: Path) -> None:
+    """Found by the metadata fuzz test: ``review_date: 2026-13-45`` raised ValueError from
+    PyYAML's date constructor; now it is the text written, which the metadata rules report."""
+    (tmp_path / "a.md").write_text("---\ntitle: Printer\nlast_reviewed: 2026-13-45\n---\n"
+                                   "# Printer\n\n## Steps\n\n1. Restart the spooler.\n")
+    article = load(tmp_path, "a.md")
+    assert article.last_reviewed is None
+    assert any("last_reviewed" in p for p in article.meta_problems)
