@@ -71,6 +71,7 @@ eval-corpus: $(STAMP) ## ingest the real corpus (~30 min first time), eval every
 	$(KB) ingest $(CORPUS) --data-dir .kb-ms --as-of 2026-11-25
 	$(KB) eval evals/datasets/ms_support_dev.jsonl --data-dir .kb-ms --as-of 2026-11-25 --baselines --by-length --out evals/reports/ms_support_dev
 	$(KB) eval evals/datasets/ms_support_honest.jsonl --data-dir .kb-ms --as-of 2026-11-25 --baselines --by-length --out evals/reports/ms_support_honest
+	$(KB) eval evals/datasets/ms_support_long.jsonl --data-dir .kb-ms --as-of 2026-11-25 --baselines --by-length --out evals/reports/ms_support_long
 	$(KB) eval ../shared/evalsets/ms_redirect_queries.jsonl --data-dir .kb-ms --as-of 2026-11-25 --baselines --by-length --out evals/reports/ms_redirect
 
 clean: ## remove the venv and local indexes

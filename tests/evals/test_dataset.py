@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,3 +110,17 @@ def test_the_shipped_kb_samples_set_is_valid_against_kb_samples() -> None:
     assert len(questions) == 64
     assert sum(q.answerable for q in questions) == 50
     assert all(q.gold_articles for q in questions if q.answerable)
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", ["ms_support_dev", "ms_support_honest", "ms_support_long"])
+def test_the_corpus_sets_name_only_corpus_articles_and_facts_they_hold(
+        name: str, corpus_dir: Path, corpus_manifest: list[dict[str, Any]]) -> None:
+    """Every gold article is a corpus article, and every key fact is in one of them."""
+    known = [row["article_path"] for row in corpus_manifest]
+    questions = load_dataset(REPO / "evals" / "datasets" / f"{name}.jsonl", known)
+    assert any(not q.answerable for q in questions)
+    for q in questions:
+        texts = [(corpus_dir / a).read_text(encoding="utf-8").lower() for a in q.gold_articles]
+        for fact in q.key_facts:
+            assert any(fact.lower() in t for t in texts), (q.id, fact)
