@@ -167,8 +167,12 @@ def confidence(ranked: list[ArticleHit], params: RetrievalParams) -> float:
     """How sure we are that the top article answers the question (0..1)."""
     if not ranked:
         return 0.0
-    features = confidence_features(ranked)
-    return round(_sigmoid(rank_score(features, params.confidence)), 4)
+    return round(confidence_of(confidence_features(ranked), params.confidence), 4)
+
+
+def confidence_of(features: dict[str, float], weights: dict[str, float]) -> float:
+    """The logistic confidence that ``weights`` give these features (0..1)."""
+    return _sigmoid(rank_score(features, weights))
 
 
 def confidence_features(ranked: list[ArticleHit]) -> dict[str, float]:

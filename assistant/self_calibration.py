@@ -21,7 +21,6 @@ weights are kept (they are the prior: ranking needs labels, which a new KB does 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -30,9 +29,9 @@ from typing import Any
 
 from assistant.calibration import Calibration
 from assistant.pseudo_questions import PseudoQuestion, pseudo_questions
-from assistant.retrieve import confidence_features
+from assistant.retrieve import confidence_features, confidence_of
 from assistant.service import Assistant, run_retrieval
-from assistant.types import Viewer
+from assistant.types import Retrieval, Viewer
 from core.errors import KbError
 from core.store import catalog
 
@@ -61,22 +60,15 @@ def collect(assistant: Assistant, questions: Sequence[PseudoQuestion], as_of: da
         asked = run_retrieval(assistant, q.question, viewer, as_of, k=10)
         held = run_retrieval(assistant, q.question, viewer, as_of, k=10,
                              held_out=frozenset({q.article_id}))
-        out.append(Sample(q, confidence_features(list(asked.articles)) if asked.articles
-                          else None,
-                          confidence_features(list(held.articles)) if held.articles else None,
+        out.append(Sample(q, _features(asked), _features(held),
                           bool(asked.articles) and asked.articles[0].article_id == q.article_id))
         if progress:
             progress(number, len(questions))
     return out
 
 
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
-
-
-def score(weights: dict[str, float], features: dict[str, float]) -> float:
-    return _sigmoid(weights.get("bias", 0.0)
-                    + sum(weights.get(n, 0.0) * features.get(n, 0.0) for n in FEATURES))
+def _features(retrieval: Retrieval) -> dict[str, float] | None:
+    return confidence_features(list(retrieval.articles)) if retrieval.articles else None
 
 
 def fit(samples: Sequence[Sample], near_miss_abstain: float = NEAR_MISS_ABSTAIN,
@@ -97,8 +89,8 @@ def fit(samples: Sequence[Sample], near_miss_abstain: float = NEAR_MISS_ABSTAIN,
     model = LogisticRegression(C=1.0 / l2, max_iter=5000).fit(x, y)
     weights = {**{n: round(float(w), 4) for n, w in zip(FEATURES, model.coef_[0], strict=True)},
                "bias": round(float(model.intercept_[0]), 4)}
-    pos = [score(weights, s.answerable) for s in samples if s.answerable]
-    neg = [score(weights, s.held_out) for s in samples if s.held_out]
+    pos = [confidence_of(s.answerable, weights) for s in samples if s.answerable]
+    neg = [confidence_of(s.held_out, weights) for s in samples if s.held_out]
     threshold = round(float(np.percentile(neg, 100 * near_miss_abstain)), 4)
     measured = {"answerable": len(pos), "held_out": len(neg),
                 "auroc": round(float(roc_auc_score([1] * len(pos) + [0] * len(neg), pos + neg)),

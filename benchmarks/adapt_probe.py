@@ -60,9 +60,11 @@ def mine_pairs(index) -> list[tuple[str, str]]:  # noqa: ANN001
 
 
 def embed_text(index, titles: dict[str, str], row: int) -> str:  # noqa: ANN001
+    """The chunk at ``row`` as the index embedded it."""
+    from core.types import embed_text as chunk_embed_text
+
     article_id, _, section, _, text = index.chunk_rows[index.chunk_ids[row]]
-    path = " > ".join(section) if isinstance(section, tuple) else section
-    return f"{titles[article_id]}{f' | {path}' if path else ''}\n{text}"
+    return chunk_embed_text(titles[article_id], tuple(section), text)
 
 
 def train(pairs: list[tuple[str, str]], out: Path, budget_s: float) -> int:

@@ -1,5 +1,7 @@
 """Errors that say which article or field is wrong and what to do about it."""
 
+import errno
+
 
 class KbError(Exception):
     """Base of kb's errors: the message is shown to the user as is."""
@@ -25,8 +27,6 @@ _NO_SPACE = ("no space left on device", "database or disk is full", "disk quota 
 
 def out_of_space(exc: BaseException) -> bool:
     """Did ``exc`` (or an error it was raised from) come from a full disk or quota?"""
-    import errno
-
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):

@@ -70,6 +70,12 @@ class Article:
         return [b for b in self.blocks if b.kind == "heading"]
 
 
+def embed_text(title: str, section: tuple[str, ...], text: str) -> str:
+    """What the embedding model reads of a chunk: title, section path, then the text."""
+    head = title if not section else f"{title} | {' > '.join(section)}"
+    return f"{head}\n{text}"
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A retrievable piece of an article: one section or part of one."""
@@ -90,8 +96,7 @@ class Chunk:
     @property
     def embed_text(self) -> str:
         """What the embedding model reads: title, section path, then the text."""
-        head = self.title if not self.section else f"{self.title} | {self.section_path}"
-        return f"{head}\n{self.text}"
+        return embed_text(self.title, self.section, self.text)
 
 
 @dataclass(frozen=True)

@@ -118,11 +118,7 @@ def _load_yaml(text: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        try:
-            size = _expanded_nodes(node, {}, set())
-        except RecursionError:
-            raise YamlTooLarge("nested too deeply") from None
-        if size > MAX_YAML_NODES:
+        if _expanded_nodes(node, {}, set()) > MAX_YAML_NODES:
             raise YamlTooLarge(f"expands to over {MAX_YAML_NODES:,} values (aliases counted "
                                "each time they are used)")
         return loader.construct_document(node)

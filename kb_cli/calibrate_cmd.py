@@ -33,12 +33,13 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
     settings = load_settings(args)
     paths = live_index(settings.data_dir, create=False)
+    prior = load_calibration(settings.calibration_file)  # never the index's own: it is refitted
     assistant = assistant_from_settings(settings, make_embedder(settings), paths=paths,
-                                        calibration=load_calibration(settings.calibration_file))
+                                        calibration=prior)
     command = "kb " + " ".join(shlex.quote(a) for a in getattr(args, "argv", sys.argv[1:]))
-    result = calibrate(assistant, args.as_of or date.today(), load_calibration(
-        settings.calibration_file), paths.calibration, args.questions, args.seed, command,
-        None if args.json else terminal_progress("calibrate", "questions"))
+    result = calibrate(assistant, args.as_of or date.today(), prior, paths.calibration,
+                       args.questions, args.seed, command,
+                       None if args.json else terminal_progress("calibrate", "questions"))
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
