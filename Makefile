@@ -46,7 +46,7 @@ test-fast: $(STAMP) ## unit tests only (no model, no browser, no corpus)
 	$(PY) -m pytest -q -m "not integration and not browser and not corpus"
 
 lint: $(STAMP) ## ruff and mypy
-	$(VENV)/bin/ruff check core ingest assistant evals kb_cli tests benchmarks
+	$(VENV)/bin/ruff check core ingest assistant evals kb_cli tickets tests benchmarks
 	$(VENV)/bin/mypy
 
 bench: $(STAMP) ## benchmarks on the real corpus (ingest, query, serve); see README

@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "review": frozenset({"owner", "admin"}),
     "gaps": frozenset({"owner", "admin"}),
     "metrics": frozenset({"lead", "admin"}),
+    "sources": frozenset({"admin"}),
 }
 DEMO_USERS = (("demo-agent", "agent"), ("demo-owner", "owner"), ("demo-admin", "admin"))
 TOKEN_PREFIX = "kb_"

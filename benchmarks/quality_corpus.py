@@ -60,7 +60,7 @@ def compute(data_dir: Path, corpus: Path) -> tuple[list, list, dict, float]:
     policy = QualityPolicy(lifecycle=load_lifecycle())
     snaps = snapshot_dates(corpus)
     latest = max(snaps.values())
-    anchors = declared_anchors(corpus, articles)
+    anchors = declared_anchors([("", corpus)], articles)
     flags = [f for f in kb_flags(articles, vectors, policy, latest, anchors)
              if f.kind not in DATE_KINDS]
     bulk = bulk_review_dates((a.last_reviewed for a in articles), policy)

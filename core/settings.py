@@ -7,6 +7,7 @@ variables, then an optional ``kb.toml`` in the current directory.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
@@ -67,6 +68,9 @@ class Settings(BaseSettings):
     # reverse proxies (addresses or networks, e.g. ["10.0.0.0/8"]) whose X-Forwarded-For the
     # web app believes; empty: the socket's peer address is the client's, whatever it claims
     trusted_proxies: list[str] = []
+    # platform and folder sources for kb sync: {NAME: {type, url, ...}} ([sources.NAME] tables
+    # of kb.toml, or KB_SOURCES as JSON); checked by ingest/sources/config.py
+    sources: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

@@ -1,7 +1,8 @@
-"""Back up and restore a data dir: the live index, the state DB and the secret key.
+"""Back up and restore a data dir: the live index, the state DB, the secret key and the
+platform sources' mirrors (``sources/``, so the next ``kb sync`` stays incremental).
 
 A backup is itself a data dir (``LIVE``, ``indexes/<name>/``, ``state.sqlite``,
-``secret_key``) plus ``BACKUP.json``, so ``kb ask --data-dir BACKUP`` works on it as is.
+``secret_key``, ``sources/``) plus ``BACKUP.json``, so ``kb ask --data-dir BACKUP`` works on it as is.
 The databases are copied with SQLite's online backup, so a running server (or an ingest)
 never yields a half-written copy; a copy whose catalog lists a chunk that its Chroma copy
 lacks (an ingest committed between the two copies) is taken again.
@@ -30,6 +31,13 @@ from ingest import vectors
 log = logging.getLogger(__name__)
 MANIFEST = "BACKUP.json"
 SECRET = "secret_key"
+SOURCES = "sources"
+
+
+def _copy_sources(src: Path, dst: Path) -> None:
+    """The mirrors of platform sources (files only; a sync's temporary files are skipped)."""
+    if (src / SOURCES).is_dir():
+        shutil.copytree(src / SOURCES, dst / SOURCES, ignore=shutil.ignore_patterns(".*.tmp"))
 ATTEMPTS = 3
 
 
@@ -104,6 +112,7 @@ def backup(data_dir: Path, dest: Path) -> dict[str, Any]:
     if (data_dir / SECRET).exists():
         os.close(os.open(work / SECRET, os.O_CREAT | os.O_WRONLY, 0o600))
         shutil.copyfile(data_dir / SECRET, work / SECRET)
+    _copy_sources(data_dir, work)
     write_pointer(work, "LIVE", live.root.name)
     manifest = _manifest(work, live.root.name, data_dir)
     (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
@@ -146,6 +155,7 @@ def restore(src: Path, data_dir: Path, force: bool = False) -> dict[str, Any]:
     if (src / SECRET).exists():
         os.close(os.open(work / SECRET, os.O_CREAT | os.O_WRONLY, 0o600))
         shutil.copyfile(src / SECRET, work / SECRET)
+    _copy_sources(src, work)
     write_pointer(work, "LIVE", name)
     replaced = None
     if data_dir.exists():

@@ -19,8 +19,9 @@ import signal
 import sqlite3
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -37,6 +38,11 @@ from ingest.time_budget import OverBudget, time_budget
 log = logging.getLogger(__name__)
 BATCH_CHUNKS = 256
 
+#: one folder an index is built from: (key prefix, folder). A plain ``kb ingest`` has one root
+#: with prefix ""; ``kb sync`` adds each platform source's mirror with prefix ``NAME:``, so an
+#: article's catalog path is ``prefix + its path in the folder``.
+Root = tuple[str, Path]
+
 
 @dataclass
 class IngestReport:
@@ -50,6 +56,13 @@ class IngestReport:
     failed: list[LoadFailure] = field(default_factory=list)
     seconds: float = 0.0
     changed_ids: list[str] = field(default_factory=list)
+    #: per root prefix ("" = folders): added / updated / unchanged / removed / failed
+    by_prefix: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def tally(self, key: str, what: str, roots: list[Root]) -> None:
+        prefix = next((p for p, _ in sorted(roots, key=lambda r: -len(r[0]))
+                       if key.startswith(p)), "")
+        self.by_prefix.setdefault(prefix, Counter())[what] += 1
 
     def as_json(self) -> dict[str, Any]:
         return {"articles": self.articles, "chunks": self.chunks, "added": self.added,
@@ -148,11 +161,28 @@ def rebuild_lexical(conn: sqlite3.Connection, out_dir: Path) -> str:
     return fingerprint
 
 
+def source_file(roots: list[Root], key: str) -> Path | None:
+    """The file a catalog path was read from (the longest matching prefix), if it is known."""
+    for prefix, folder in sorted(roots, key=lambda r: -len(r[0])):
+        if key.startswith(prefix):
+            return folder / key[len(prefix):]
+    return None
+
+
+def stored_roots(conn: sqlite3.Connection) -> list[Root]:
+    """The roots the last ingest read (older catalogs: the one ``source`` folder)."""
+    raw = catalog.get_kv(conn, "roots")
+    if raw:
+        return [(prefix, Path(folder)) for prefix, folder in json.loads(raw)]
+    source = catalog.get_kv(conn, "source")
+    return [("", Path(source))] if source else []
+
+
 @dataclass
 class _Scan:
-    """What one pass over the folder found: changed articles to write, paths seen, ids."""
+    """What one pass over the folders found: changed articles to write, paths seen, ids."""
 
-    root: Path
+    roots: list[Root]
     known: dict[str, tuple[str, str]]  # path -> (article id, content hash) in the catalog
     seen: set[str] = field(default_factory=set)
     ids_taken: dict[str, str] = field(default_factory=dict)  # article id -> path
@@ -172,27 +202,32 @@ def check_can_ingest(root: Path, conn: sqlite3.Connection, embedder: Embedder) -
                       "ingest into a new --data-dir")
 
 
-def read_changed(path: Path, scan: _Scan, options: IngestOptions, report: IngestReport,
-                 ) -> tuple[Article, list[Chunk]] | None:
-    """The article and chunks of a new or changed file; None when unchanged or failed (the
-    failure is added to ``report``)."""
-    rel = path.relative_to(scan.root).as_posix()
+def read_changed(found: tuple[str, Path, Path], scan: _Scan, options: IngestOptions,
+                 report: IngestReport) -> tuple[Article, list[Chunk]] | None:
+    """The article and chunks of a new or changed file (``(prefix, root, path)``); None when
+    unchanged or failed (the failure is added to ``report``)."""
+    prefix, root, path = found
+    rel = prefix + path.relative_to(root).as_posix()
     scan.seen.add(rel)
     try:
-        if _links_out(sidecar_path(path), scan.root):
+        if _links_out(sidecar_path(path), root):
             raise ArticleError(rel, "its sidecar is a link outside the KB folder")
         if rel in scan.known and scan.known[rel][1] == file_hash(path):
             report.unchanged += 1
+            report.tally(rel, "unchanged", scan.roots)
             return None
         with time_budget(options.file_timeout_s):
-            article = load_article(path, scan.root, options.max_file_bytes, options.aliases)
+            article = load_article(path, root, options.max_file_bytes, options.aliases)
+            if prefix:
+                article = replace(article, path=rel)
             chunks = chunk_article(article, options.chunk_tokens)
     except OverBudget:
         report.failed.append(LoadFailure(rel, f"took over {options.file_timeout_s:g} s to read "
                                               "(KB_FILE_TIMEOUT_S); not indexed"))
         return None
     except ArticleError as exc:
-        report.failed.append(LoadFailure(exc.path, exc.reason))
+        report.failed.append(LoadFailure(prefix + exc.path if not exc.path.startswith(prefix)
+                                         else exc.path, exc.reason))
         return None
     except OSError as exc:
         report.failed.append(LoadFailure(rel, f"cannot be read ({exc.strerror})"))
@@ -214,21 +249,22 @@ def read_changed(path: Path, scan: _Scan, options: IngestOptions, report: Ingest
         report.updated += 1
     else:
         report.added += 1
+    report.tally(rel, "updated" if rel in scan.known else "added", scan.roots)
     report.changed_ids.append(article.id)
     scan.current[rel] = article.id
     return article, chunks
 
 
-def write_changed(files: list[Path], scan: _Scan, conn: sqlite3.Connection, collection: Any,
-                  embedder: Embedder, options: IngestOptions, report: IngestReport,
+def write_changed(files: list[tuple[str, Path, Path]], scan: _Scan, conn: sqlite3.Connection,
+                  collection: Any, embedder: Embedder, options: IngestOptions, report: IngestReport,
                   on_progress: Callable[[int, int], None] | None) -> None:
     """Read every file, embedding and storing changed articles in batches."""
     batch: list[tuple[Article, list[Chunk]]] = []
     pending = 0
-    for number, path in enumerate(files, start=1):
+    for number, found in enumerate(files, start=1):
         if on_progress:
             on_progress(number - 1, len(files))
-        changed = read_changed(path, scan, options, report)
+        changed = read_changed(found, scan, options, report)
         if changed is None:
             continue
         batch.append(changed)
@@ -256,6 +292,8 @@ def remove_gone(scan: _Scan, conn: sqlite3.Connection, collection: Any,
             catalog.delete_article(conn, article_id)
         vectors.delete(collection, sorted(doomed))
         report.removed += gone
+        if gone:
+            report.tally(path, "removed", scan.roots)
         report.changed_ids.append(article_id)
 
 
@@ -291,18 +329,45 @@ def ingest_folder(root: Path, conn: sqlite3.Connection, collection: Any, embedde
                   bm25_dir: Path, options: IngestOptions,
                   on_progress: Callable[[int, int], None] | None = None) -> IngestReport:
     """Bring the index in line with the folder; returns what changed and what failed."""
+    return ingest_roots([("", root)], conn, collection, embedder, bm25_dir, options, on_progress)
+
+
+def _files_of(roots: list[Root], report: IngestReport) -> list[tuple[str, Path, Path]]:
+    """Every article file of every root; a second file with the same catalog path (two
+    folders both holding ``vpn.md``) is reported, not read."""
+    files: list[tuple[str, Path, Path]] = []
+    keys: dict[str, Path] = {}
+    for prefix, root in roots:
+        for path in discover(root, report.failed):
+            key = prefix + path.relative_to(root).as_posix()
+            if key in keys:
+                report.failed.append(LoadFailure(key, f"also in {keys[key].parent}: the first "
+                                                      f"({keys[key]}) is indexed"))
+                continue
+            keys[key] = root
+            files.append((prefix, root, path))
+    return files
+
+
+def ingest_roots(roots: list[Root], conn: sqlite3.Connection, collection: Any,
+                 embedder: Embedder, bm25_dir: Path, options: IngestOptions,
+                 on_progress: Callable[[int, int], None] | None = None) -> IngestReport:
+    """Bring the index in line with the folders (together they are the KB: an article in
+    none of them is removed); returns what changed and what failed."""
     started = time.monotonic()
-    check_can_ingest(root, conn, embedder)
+    for _, root in roots:
+        check_can_ingest(root, conn, embedder)
     report = IngestReport()
     orphans = remove_orphans(conn, collection)
     if orphans:
         log.info("removed %d vectors left by an interrupted run", orphans)
-    scan = _Scan(root, catalog.article_hashes(conn))
+    scan = _Scan(roots, catalog.article_hashes(conn))
     scan.ids_taken = {aid: p for p, (aid, _) in scan.known.items()}
     scan.current = {p: aid for p, (aid, _) in scan.known.items()}
-    files = list(discover(root, report.failed))
+    files = _files_of(roots, report)
     if not files and scan.known and not options.allow_empty:
-        raise KbError(f"{root}: no article files found; refusing to remove all "
+        where = ", ".join(str(root) for _, root in roots)
+        raise KbError(f"{where}: no article files found; refusing to remove all "
                       f"{len(scan.known)} indexed articles (is this the right folder? "
                       "--allow-empty to do it)")
     write_changed(files, scan, conn, collection, embedder, options, report, on_progress)
@@ -313,7 +378,9 @@ def ingest_folder(root: Path, conn: sqlite3.Connection, collection: Any, embedde
     with catalog.transaction(conn):
         catalog.set_kv(conn, "model", embedder.name)
         catalog.set_kv(conn, "last_ingest", now_iso())
-        catalog.set_kv(conn, "source", str(root.resolve()))
+        catalog.set_kv(conn, "source", str(roots[0][1].resolve()))
+        catalog.set_kv(conn, "roots", json.dumps([[prefix, str(root.resolve())]
+                                                  for prefix, root in roots]))
     totals = catalog.counts(conn)
     report.articles, report.chunks = totals["articles"], totals["chunks"]
     report.seconds = time.monotonic() - started

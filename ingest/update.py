@@ -18,7 +18,7 @@ from core.store import state as state_store
 from ingest.embed import Embedder
 from ingest.quality.policy import policy_from_settings
 from ingest.quality.run import FlagRun, refresh_flags
-from ingest.run import IngestOptions, IngestReport, ingest_folder
+from ingest.run import IngestOptions, IngestReport, Root, ingest_roots
 from ingest.vectors import open_collection
 
 
@@ -36,16 +36,18 @@ def ingest_options(settings: Settings, allow_empty: bool = False) -> IngestOptio
                          file_timeout_s=settings.file_timeout_s)
 
 
-def update_index(index: IndexPaths, state_path: Path, root: Path, embedder: Embedder,
-                 settings: Settings, as_of: date, allow_empty: bool = False,
+def update_index(index: IndexPaths, state_path: Path, root: Path | list[Root],
+                 embedder: Embedder, settings: Settings, as_of: date, allow_empty: bool = False,
                  progress: Callable[[int, int], None] | None = None) -> IndexUpdate:
-    """Ingest ``root`` into ``index`` (incremental), then compute, store and reconcile the
-    quality flags of every article as of ``as_of``."""
+    """Ingest ``root`` (a folder, or the roots of :func:`ingest.sources.mirror.kb_roots`) into
+    ``index`` (incremental), then compute, store and reconcile the quality flags of every
+    article as of ``as_of``."""
+    roots = [("", root)] if isinstance(root, Path) else root
     conn = catalog.connect(index.catalog)
     state = state_store.connect(state_path)
     try:
         collection = open_collection(index.chroma)
-        report = ingest_folder(root, conn, collection, embedder, index.bm25,
+        report = ingest_roots(roots, conn, collection, embedder, index.bm25,
                                ingest_options(settings, allow_empty), progress)
         flags = refresh_flags(conn, collection, state, policy_from_settings(settings), as_of)
     finally:

@@ -11,6 +11,7 @@ from pathlib import Path
 from core.paths import live_index, state_db
 from core.store import catalog
 from ingest.run import terminal_progress
+from ingest.sources.mirror import kb_roots
 from ingest.staging import create_stage
 from ingest.update import update_index
 from kb_cli.commands import add_data_dir
@@ -41,7 +42,8 @@ def run_ingest(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     index = create_stage(settings.data_dir) if args.stage else live_index(settings.data_dir)
     progress = None if args.json else terminal_progress("ingest")
-    result = update_index(index, state_db(settings.data_dir), Path(args.path),
+    roots = kb_roots(settings.data_dir, [Path(args.path)])  # with any synced sources
+    result = update_index(index, state_db(settings.data_dir), roots,
                           make_embedder(settings), settings, args.as_of or date.today(),
                           args.allow_empty, progress)
     report, flags = result.report, result.flags

@@ -43,6 +43,7 @@ described in README.md."""
 #: the module of each command, in the order a user meets them (``kb --help`` lists them so)
 COMMAND_MODULES = {
     "ingest": "ingest_cmd", "status": "ingest_cmd",
+    "sync": "sources_cmd", "import": "sources_cmd", "sources": "sources_cmd",
     "ask": "ask_cmd", "gaps": "ask_cmd",
     "serve": "serve_cmd",
     "flags": "flags_cmd", "review": "flags_cmd",

@@ -76,6 +76,11 @@ def dashboard_page(request: Request, kb: Kb) -> Response:
     return page(request, kb, "dashboard.html", "metrics")
 
 
+@router.get("/sources")
+def sources_page(request: Request, kb: Kb) -> Response:
+    return page(request, kb, "sources.html", "sources")
+
+
 @router.get("/login")
 def login_page() -> Response:
     return FileResponse(STATIC / "login.html")

@@ -151,6 +151,13 @@ def set_kv(conn: sqlite3.Connection, key: str, value: Any) -> None:
     conn.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", (key, str(value)))
 
 
+def kv_items(conn: sqlite3.Connection, prefix: str) -> dict[str, str]:
+    """Every kv entry whose key starts with ``prefix`` (e.g. ``source:``), by key."""
+    rows = conn.execute("SELECT key, value FROM kv WHERE substr(key, 1, ?) = ? ORDER BY key",
+                        (len(prefix), prefix))
+    return {r[0]: r[1] for r in rows}
+
+
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
     return {"articles": conn.execute("SELECT count(*) FROM articles").fetchone()[0],
             "chunks": conn.execute("SELECT count(*) FROM chunks").fetchone()[0]}

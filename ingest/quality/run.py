@@ -13,7 +13,6 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from core.store import catalog
@@ -25,6 +24,7 @@ from ingest.quality.duplicates import article_vectors
 from ingest.quality.links import anchor_ids
 from ingest.quality.policy import DATE_KINDS, KINDS, QualityPolicy
 from ingest.quality.rules import kb_flags, sort_flags
+from ingest.run import Root, source_file, stored_roots
 
 
 @dataclass(frozen=True)
@@ -40,16 +40,15 @@ class FlagRun:
         return dict(sorted(out.items()))
 
 
-def declared_anchors(root: Path | None, articles: list[Article]) -> dict[str, set[str]]:
-    """Anchors that the Markdown and HTML sources declare, read from the ingested folder."""
+def declared_anchors(roots: list[Root], articles: list[Article]) -> dict[str, set[str]]:
+    """Anchors that the Markdown and HTML sources declare, read from the ingested folders."""
     found: dict[str, set[str]] = {}
-    if root is None:
-        return found
     for article in articles:
-        if article.fmt not in ("md", "html"):
+        path = source_file(roots, article.path)
+        if article.fmt not in ("md", "html") or path is None:
             continue
         try:
-            text = (root / article.path).read_text(encoding="utf-8-sig", errors="replace")
+            text = path.read_text(encoding="utf-8-sig", errors="replace")
         except OSError:
             continue
         found[article.path] = anchor_ids(text)
@@ -68,8 +67,7 @@ def refresh_flags(conn: sqlite3.Connection, collection: Any, state: sqlite3.Conn
         return FlagRun(tuple(load_flags(conn)), ReconcileSummary(), time.monotonic() - started)
     articles = list(catalog.iter_articles(conn))
     vectors = article_vectors(collection, catalog.chunk_articles(conn))
-    source = catalog.get_kv(conn, "source")
-    anchors = declared_anchors(Path(source) if source else None, articles)
+    anchors = declared_anchors(stored_roots(conn), articles)
     flags = kb_flags(articles, vectors, policy, as_of, anchors)
     save_flags(conn, flags, as_of)
     summary = reconcile(state, flags, {a.id: a.content_hash for a in articles}, kinds=KINDS)

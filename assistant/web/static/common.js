@@ -56,6 +56,7 @@ const kb = (() => {
   const PAGES = [
     ["/", "Assistant", "ask"], ["/review", "Review", "review"],
     ["/gaps", "Gaps", "gaps"], ["/dashboard", "Dashboard", "metrics"],
+    ["/sources", "Sources", "sources"],
   ];
 
   async function topbar() {

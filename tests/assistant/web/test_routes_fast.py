@@ -42,11 +42,13 @@ MATRIX = [
     ("GET", "/api/flags/{flag}/history",            401, 403, 200, 403, 200),
     ("GET", "/api/gaps",                            401, 403, 200, 403, 200),
     ("GET", "/api/metrics",                         401, 403, 403, 200, 200),
+    ("GET", "/api/sources",                         401, 403, 403, 403, 200),
     ("GET", "/healthz",                             200, 200, 200, 200, 200),
     ("GET", "/",                                    303, 200, 200, 200, 200),
     ("GET", "/review",                              303, 403, 200, 403, 200),
     ("GET", "/gaps",                                303, 403, 200, 403, 200),
     ("GET", "/dashboard",                           303, 403, 403, 200, 200),
+    ("GET", "/sources",                             303, 403, 403, 403, 200),
     ("GET", f"/articles/{ARTICLE}",                 303, 200, 200, 200, 200),
     ("GET", "/docs",                                200, 200, 200, 200, 200),
     ("GET", "/openapi.json",                        200, 200, 200, 200, 200),
@@ -140,7 +142,7 @@ def test_route_role_matrix(ctx: Ctx, method: str, path: str, role: str | None,
 
 @pytest.mark.parametrize(("role", "permissions"), [
     ("agent", ["ask"]), ("owner", ["ask", "review", "gaps"]), ("lead", ["ask", "metrics"]),
-    ("admin", ["ask", "review", "gaps", "metrics"])])
+    ("admin", ["ask", "review", "gaps", "metrics", "sources"])])
 def test_me_names_the_user_role_and_permissions(ctx: Ctx, role: str,
                                                 permissions: list[str]) -> None:
     assert ctx.get(role, "/api/me").json() == {

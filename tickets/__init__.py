@@ -1,0 +1,1 @@
+"""Ticket history: import, demand coverage and routing suggestions (issue 13)."""
