@@ -12,7 +12,7 @@ export ANONYMIZED_TELEMETRY=False
 export HF_HUB_OFFLINE=1
 export UNSTRUCTURED_DISABLE_NOTICE=1
 
-.PHONY: help install browser run ingest test test-fast lint bench eval eval-baseline eval-corpus clean
+.PHONY: help install browser run ingest test test-fast lint bench eval eval-baseline eval-corpus demo-sources clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -74,8 +74,11 @@ eval-corpus: $(STAMP) ## ingest the real corpus (~30 min first time), eval every
 	$(KB) eval evals/datasets/ms_support_long.jsonl --data-dir .kb-ms --as-of 2026-11-25 --baselines --by-length --out evals/reports/ms_support_long
 	$(KB) eval ../shared/evalsets/ms_redirect_queries.jsonl --data-dir .kb-ms --as-of 2026-11-25 --baselines --by-length --out evals/reports/ms_redirect
 
+demo-sources: $(STAMP) ## fake ServiceNow, Confluence and Zendesk on loopback, synced into .kb-demo (kb sync twice)
+	$(PY) -m tests.sources.demo --data-dir .kb-demo --records 30
+
 clean: ## remove the venv and local indexes
-	rm -rf $(VENV) .kb .kb-eval .kb-ms test-artifacts
+	rm -rf $(VENV) .kb .kb-eval .kb-ms .kb-demo test-artifacts
 
 .PHONY: test-llm
 test-llm: $(STAMP) ## LLM answerer vs a real llama.cpp server (installs [llm], ~8 min build once)

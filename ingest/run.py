@@ -378,7 +378,8 @@ def ingest_roots(roots: list[Root], conn: sqlite3.Connection, collection: Any,
     with catalog.transaction(conn):
         catalog.set_kv(conn, "model", embedder.name)
         catalog.set_kv(conn, "last_ingest", now_iso())
-        catalog.set_kv(conn, "source", str(roots[0][1].resolve()))
+        if roots:
+            catalog.set_kv(conn, "source", str(roots[0][1].resolve()))
         catalog.set_kv(conn, "roots", json.dumps([[prefix, str(root.resolve())]
                                                   for prefix, root in roots]))
     totals = catalog.counts(conn)

@@ -23,8 +23,10 @@ TYPES = (*PLATFORMS, "folder")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 #: keys a source table may carry; anything else is reported (a typo would silently do nothing)
 KNOWN_KEYS = frozenset({"type", "url", "path", "username_env", "password_env", "token_env",
-                        "knowledge_bases", "spaces", "locale", "review_date_field", "api",
-                        "page_size"})
+                        "knowledge_bases", "spaces", "sections", "locale",
+                        "review_date_field", "api", "page_size"})
+#: the scope key's other names: Confluence space keys, Zendesk categories or sections
+SCOPE_KEYS = ("knowledge_bases", "spaces", "sections")
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,8 @@ class SourceConfig:
     username_env: str | None = None
     password_env: str | None = None
     token_env: str | None = None
-    #: servicenow: knowledge base titles; confluence: space keys (``spaces`` is an alias)
+    #: servicenow: knowledge base titles (``knowledge_bases``); confluence: space keys
+    #: (``spaces``); zendesk: category or section names (``sections``); any of the three keys
     scopes: tuple[str, ...] = ()
     #: zendesk: the help center locale
     locale: str = "en-us"
@@ -89,8 +92,10 @@ def parse_source(name: str, table: Mapping[str, Any]) -> SourceConfig:
     url = table.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise KbError(f"source {name}: url must be the platform's http(s) address")
-    scopes = _strings(name, "knowledge_bases", table.get("knowledge_bases",
-                                                         table.get("spaces", [])))
+    given = [k for k in SCOPE_KEYS if k in table]
+    if len(given) > 1:
+        raise KbError(f"source {name}: give one of {', '.join(given)}, not several")
+    scopes = _strings(name, given[0], table[given[0]]) if given else ()
     api = table.get("api", "cloud")
     if api not in ("cloud", "datacenter"):
         raise KbError(f"source {name}: api must be 'cloud' or 'datacenter', not {api!r}")

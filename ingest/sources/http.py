@@ -34,7 +34,12 @@ SECRET_PARAMS = frozenset({"token", "access_token", "api_key", "apikey", "passwo
 
 
 class SourceError(KbError):
-    """A platform could not be read: kb removes nothing and keeps the previous watermark."""
+    """A platform could not be read: kb removes nothing and keeps the previous watermark.
+    ``status`` is the HTTP status that ended the request, when there was one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -138,10 +143,11 @@ class PlatformClient:
                 elif response.status_code in (401, 403):
                     raise SourceError(f"source {self.source}: GET {target}: HTTP "
                                       f"{response.status_code}: the credentials were refused or "
-                                      "lack read access (check the env vars the source names)")
+                                      "lack read access (check the env vars the source names)",
+                                      response.status_code)
                 elif response.status_code >= 400:
                     raise SourceError(f"source {self.source}: GET {target}: HTTP "
-                                      f"{response.status_code}")
+                                      f"{response.status_code}", response.status_code)
                 else:
                     return response
             if attempt < self.policy.tries:

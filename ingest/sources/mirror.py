@@ -85,16 +85,25 @@ def write_record(folder: Path, prefix: str, record: SourceRecord) -> bool:
     return side or body
 
 
-def mirrored_stems(folder: Path) -> set[str]:
+def _stems(folder: Path) -> tuple[set[str], set[str]]:
     if not folder.is_dir():
-        return set()
-    return {p.name[:-len(".meta.yaml")] for p in folder.glob("*.meta.yaml")}
+        return set(), set()
+    return ({p.name[:-len(".meta.yaml")] for p in folder.glob("*.meta.yaml")},
+            {p.name[:-len(".html")] for p in folder.glob("*.html")})
+
+
+def mirrored_stems(folder: Path) -> set[str]:
+    """The records whose two files are both there (a lost half is fetched again)."""
+    sides, pages = _stems(folder)
+    return sides & pages
 
 
 def remove_missing(folder: Path, keep_ids: Iterable[str]) -> int:
-    """Delete the records whose id is not in ``keep_ids``; returns how many."""
+    """Delete the records whose id is not in ``keep_ids`` (and any half of one); returns how
+    many records went."""
     keep = {record_stem(i) for i in keep_ids}
-    gone = mirrored_stems(folder) - keep
+    sides, pages = _stems(folder)
+    gone = (sides | pages) - keep
     for stem in gone:
         (folder / f"{stem}.html").unlink(missing_ok=True)
         (folder / f"{stem}.meta.yaml").unlink(missing_ok=True)

@@ -33,7 +33,7 @@ from ingest.run import stored_roots
 from ingest.sources import mirror
 from ingest.sources.config import NAME, SourceConfig, parse_sources
 from ingest.sources.connectors import make_connector, open_client, read_export
-from ingest.sources.record import RECORD_STATUSES, Progress, SourceRecord
+from ingest.sources.record import RECORD_STATUSES, Connector, Progress, SourceRecord
 from ingest.update import IndexUpdate, update_index
 
 log = logging.getLogger(__name__)
@@ -110,22 +110,19 @@ def fetch_source(cfg: SourceConfig, data_dir: Path, previous: dict[str, Any],
         connector = make_connector(cfg, client)
         ids = connector.list_ids(progress)
         result.listed = len(ids)
-        missing = ({mirror.record_stem(i) for i in ids - set(previous.get("skipped_ids", []))}
-                   - mirror.mirrored_stems(folder))
-        result.full = full or reset or not result.watermark or bool(missing)
-        since = None if result.full else result.watermark
-        newest = result.watermark
-        for record in connector.changed(since, progress):
-            result.fetched += 1
-            problem = _checked(record, cfg.name)
-            if problem or record.id not in ids:
-                result.skipped.append(problem or f"{cfg.name}:{record.id}: not listed in scope")
-                result.skipped_ids.append(record.id)
-                continue
-            result.written += mirror.write_record(folder, cfg.prefix, record)
-            newest = max(newest or record.updated, record.updated)
+        result.full = full or reset or not result.watermark
+        newest = _fetch(connector, None if result.full else result.watermark, ids, cfg, folder,
+                        result, progress)
+        skipped = set(result.skipped_ids) | set(previous.get("skipped_ids", []))
+        missing = {mirror.record_stem(i) for i in ids - skipped} - mirror.mirrored_stems(folder)
+        if missing and not result.full:  # a mirror file lost, or a change the platform hid
+            log.info("source %s: %d listed records are not mirrored; fetching all",
+                     cfg.name, len(missing))
+            result.full = True
+            newest = max(filter(None, (newest, _fetch(connector, None, ids, cfg, folder,
+                                                      result, progress))), default=None)
         result.removed = mirror.remove_missing(folder, ids)
-        result.watermark = newest
+        result.watermark = newest or result.watermark
     except KbError as exc:  # SourceError included: nothing removed, watermark kept
         result.error = str(exc)
         result.watermark = previous.get("watermark")
@@ -135,6 +132,22 @@ def fetch_source(cfg: SourceConfig, data_dir: Path, previous: dict[str, Any],
             client.close()
         result.seconds = round(time.monotonic() - started, 2)
     return result
+
+
+def _fetch(connector: Connector, since: str | None, ids: set[str], cfg: SourceConfig,
+           folder: Path, result: SourceSync, progress: Progress) -> str | None:
+    """Mirror the records changed since ``since``; returns the newest ``updated`` seen."""
+    newest: str | None = since
+    for record in connector.changed(since, progress):
+        result.fetched += 1
+        problem = _checked(record, cfg.name)
+        if problem or record.id not in ids:
+            result.skipped.append(problem or f"{cfg.name}:{record.id}: not listed in scope")
+            result.skipped_ids.append(record.id)
+            continue
+        result.written += mirror.write_record(folder, cfg.prefix, record)
+        newest = max(newest or record.updated, record.updated)
+    return newest
 
 
 def _selected(configs: list[SourceConfig], names: Iterable[str]) -> list[SourceConfig]:
@@ -154,8 +167,8 @@ def _folders(configs: list[SourceConfig], conn: Any) -> list[Path]:
     return folders or [root for prefix, root in stored_roots(conn) if prefix == ""]
 
 
-def _save_states(conn: Any, results: list[SourceSync], update: IndexUpdate) -> None:
-    by_prefix = update.report.by_prefix
+def _save_states(conn: Any, results: list[SourceSync], update: IndexUpdate | None) -> None:
+    by_prefix = update.report.by_prefix if update else {}
     with catalog.transaction(conn):
         for result in results:
             state = {**result.as_json(), "last_attempt": now_iso()}
@@ -169,8 +182,9 @@ def _save_states(conn: Any, results: list[SourceSync], update: IndexUpdate) -> N
 
 def ingest_sources(data_dir: Path, configs: list[SourceConfig], embedder: Embedder,
                    settings: Settings, as_of: date, results: list[SourceSync],
-                   progress: Callable[[int, int], None] | None = None) -> IndexUpdate:
-    """One ingest over every root of the data dir, then each source's state stored."""
+                   progress: Callable[[int, int], None] | None = None) -> IndexUpdate | None:
+    """One ingest over every root of the data dir, then each source's state stored (None:
+    nothing to read yet, e.g. the first sync of the only source failed)."""
     index = live_index(data_dir)
     conn = catalog.connect(index.catalog)
     try:
@@ -178,8 +192,10 @@ def ingest_sources(data_dir: Path, configs: list[SourceConfig], embedder: Embedd
     finally:
         conn.close()
     roots = mirror.kb_roots(data_dir, folders)
-    update = update_index(index, state_db(data_dir), roots, embedder, settings, as_of,
-                          allow_empty=True, progress=progress)
+    update = None
+    if roots:
+        update = update_index(index, state_db(data_dir), roots, embedder, settings, as_of,
+                              allow_empty=True, progress=progress)
     conn = catalog.connect(index.catalog)
     try:
         _save_states(conn, results, update)

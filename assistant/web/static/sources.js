@@ -15,7 +15,7 @@
       : `${s.records}` + (s.removed ? ` (${s.removed} removed)` : "") + (s.skipped ? ` \u00b7 ${s.skipped} skipped` : "");
     return el("tr", { "data-source": s.name },
       el("td", {}, el("strong", {}, s.name), s.url ? el("div", { class: "sub" }, s.url) : null),
-      el("td", {}, (s.type || "?") + (s.configured ? "" : " (imported)")),
+      el("td", {}, (s.type || "?") + (s.configured ? "" : " (not in kb.toml)")),
       el("td", {}, counts), el("td", {}, when(s.last_success)), el("td", {}, when(s.last_attempt)),
       el("td", {}, s.watermark || "\u2013"), el("td", {}, status));
   }));
