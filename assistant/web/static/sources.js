@@ -9,14 +9,14 @@
   const when = (iso) => (iso ? new Date(iso).toLocaleString() : "never");
   document.querySelector("#sources tbody").replaceChildren(...rows.map((s) => {
     const status = s.error
-      ? el("span", { class: "badge stale", title: s.error }, "Failed: " + s.error)
-      : el("span", { class: "badge" }, s.last_success ? "OK" : "not synced");
+      ? [el("span", { class: "badge stale" }, "Failed"), el("div", { class: "sub error" }, s.error)]
+      : [el("span", { class: "badge" }, s.last_success ? "OK" : "not synced")];
     const counts = s.records === null ? "\u2013"
       : `${s.records}` + (s.removed ? ` (${s.removed} removed)` : "") + (s.skipped ? ` \u00b7 ${s.skipped} skipped` : "");
     return el("tr", { "data-source": s.name },
       el("td", {}, el("strong", {}, s.name), s.url ? el("div", { class: "sub" }, s.url) : null),
       el("td", {}, (s.type || "?") + (s.configured ? "" : " (not in kb.toml)")),
       el("td", {}, counts), el("td", {}, when(s.last_success)), el("td", {}, when(s.last_attempt)),
-      el("td", {}, s.watermark || "\u2013"), el("td", {}, status));
+      el("td", {}, s.watermark || "\u2013"), el("td", {}, ...status));
   }));
 })();
