@@ -1,11 +1,15 @@
-"""Back up and restore a data dir: the live index, the state DB, the secret key and the
-platform sources' mirrors (``sources/``, so the next ``kb sync`` stays incremental).
+"""Back up and restore a data dir: the live index, the state DB, the secret key, the
+platform sources' mirrors (``sources/``, so the next ``kb sync`` stays incremental) and the
+routing model (``routing/``).
 
 A backup is itself a data dir (``LIVE``, ``indexes/<name>/``, ``state.sqlite``,
-``secret_key``, ``sources/``) plus ``BACKUP.json``, so ``kb ask --data-dir BACKUP`` works on it as is.
+``secret_key``, ``sources/``, ``routing/``) plus ``BACKUP.json``, so
+``kb ask --data-dir BACKUP`` works on it as is.
 The databases are copied with SQLite's online backup, so a running server (or an ingest)
 never yields a half-written copy; a copy whose catalog lists a chunk that its Chroma copy
-lacks (an ingest committed between the two copies) is taken again.
+lacks (an ingest committed between the two copies) is taken again. An index on a Chroma
+server (``KB_CHROMA_URL``) is backed up without it: the backup holds ``vectors.npz``, and
+the first command that needs the restored index's collection fills it from that file.
 
     info = backup(Path(".kb"), Path("/backups/kb-2026-11-25"))
     restore(Path("/backups/kb-2026-11-25"), Path(".kb"))
@@ -31,13 +35,16 @@ from ingest import vectors
 log = logging.getLogger(__name__)
 MANIFEST = "BACKUP.json"
 SECRET = "secret_key"
-SOURCES = "sources"
+#: folders of the data dir that are copied as they are: platform sources' mirrors (so the next
+#: sync stays incremental) and the routing model (``kb tickets train``)
+COPIED_DIRS = ("sources", "routing")
 
 
 def _copy_sources(src: Path, dst: Path) -> None:
-    """The mirrors of platform sources (files only; a sync's temporary files are skipped)."""
-    if (src / SOURCES).is_dir():
-        shutil.copytree(src / SOURCES, dst / SOURCES, ignore=shutil.ignore_patterns(".*.tmp"))
+    """The copied folders (files only; temporary files of a sync are skipped)."""
+    for name in COPIED_DIRS:
+        if (src / name).is_dir():
+            shutil.copytree(src / name, dst / name, ignore=shutil.ignore_patterns(".*.tmp"))
 ATTEMPTS = 3
 
 
@@ -68,9 +75,16 @@ def _copy_index(live: IndexPaths, out: IndexPaths) -> None:
 
 
 def _missing_vectors(index: IndexPaths) -> int:
+    """Chunks of the copied catalog without a copied vector. An index on a Chroma server
+    (``chroma/server.json``) is backed up without the server: its vectors are those of
+    ``vectors.npz``, which must then describe the catalog (BM25 ids and fingerprint too)."""
     conn = catalog.connect(index.catalog)
     try:
         wanted = catalog.chunk_ids(conn)
+        if wanted and vectors.read_record(index.chroma) is not None:
+            from ingest.run import search_files_current
+
+            return 0 if search_files_current(conn, index.bm25) else len(wanted)
     finally:
         conn.close()
     if not wanted:
@@ -86,9 +100,13 @@ def _check_target(target: Path, force: bool, what: str) -> None:
                       "(or --force)")
 
 
-def backup(data_dir: Path, dest: Path) -> dict[str, Any]:
+def backup(data_dir: Path, dest: Path, database_url: str | None = None) -> dict[str, Any]:
     """Copy the live index, the state DB and the secret key of ``data_dir`` into ``dest``
-    (new or empty); safe while a server runs. Returns the manifest written."""
+    (new or empty); safe while a server runs. Returns the manifest written.
+
+    A state DB in Postgres (``database_url``) is not copied: the manifest says where it is
+    and how to dump it (:func:`postgres_note`); its operators back it up with ``pg_dump``
+    or their own tools, at a version that matches the server."""
     live = live_index(data_dir, create=False)
     if not live.catalog.exists():
         raise KbError(f"no index in {data_dir}: nothing to back up")
@@ -107,7 +125,7 @@ def backup(data_dir: Path, dest: Path) -> dict[str, Any]:
         shutil.rmtree(work, ignore_errors=True)
         raise KbError(f"{data_dir}: the index kept changing during the backup (an ingest is "
                       "running?): try again when it has finished")
-    if state_db(data_dir).exists():
+    if not database_url and state_db(data_dir).exists():
         _sqlite_copy(state_db(data_dir), state_db(work))
     if (data_dir / SECRET).exists():
         os.close(os.open(work / SECRET, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -115,11 +133,23 @@ def backup(data_dir: Path, dest: Path) -> dict[str, Any]:
     _copy_sources(data_dir, work)
     write_pointer(work, "LIVE", live.root.name)
     manifest = _manifest(work, live.root.name, data_dir)
+    if database_url:
+        manifest["state_database"] = postgres_note(database_url)
     (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     if dest.exists():
         dest.rmdir()  # empty, checked above
     work.rename(dest)
     return manifest
+
+
+def postgres_note(url: str) -> dict[str, str]:
+    """What a backup says of a state DB it did not copy: where it is, how to dump it."""
+    from core.store.pg import masked
+
+    return {"engine": "postgres", "url": masked(url),
+            "backup": "pg_dump --format=custom --file=kb-state.dump \"$KB_DATABASE_URL\"",
+            "restore": "pg_restore --clean --if-exists --no-owner "
+                       "--dbname=\"$KB_DATABASE_URL\" kb-state.dump && kb db upgrade"}
 
 
 def _manifest(folder: Path, index_name: str, source: Path) -> dict[str, Any]:
@@ -149,6 +179,7 @@ def restore(src: Path, data_dir: Path, force: bool = False) -> dict[str, Any]:
     out = IndexPaths(private_dir(work / "indexes") / name)
     _copy_index(IndexPaths(src / "indexes" / name), out)
     catalog.connect(out.catalog).close()  # opening checks it: corruption is one clear line
+    vectors.disown(out.chroma)  # on a server: its own collection, filled from vectors.npz
     if state_db(src).exists():
         _sqlite_copy(state_db(src), state_db(work))
         state_store.connect(state_db(work)).close()

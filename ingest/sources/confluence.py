@@ -1,7 +1,7 @@
 """Confluence pages as :class:`SourceRecord`: Cloud (REST v2) and Data Center (/rest/api).
 
-``connector(cfg, client)`` reads the spaces named in ``cfg.scopes`` (space keys);
-``read_export(path, cfg)`` reads a Confluence HTML space export (zip). Mapping: page id -> id,
+``connector(cfg, client)`` reads the spaces named in ``cfg.scopes`` (space keys); HTML space
+exports (zip) are read by :mod:`ingest.sources.confluence_export`. Mapping: page id -> id,
 storage body -> HTML (:mod:`ingest.sources.confluence_storage`), ancestors -> category
 ("Parent > Child"), labels -> tags, version date -> updated and last_reviewed, read restrictions
 -> groups, current -> published, draft -> draft, archived -> retired; trashed and deleted pages
@@ -20,14 +20,13 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
 import httpx
 
 from ingest.sources.config import SourceConfig
-from ingest.sources.confluence_storage import PageUrl, read_space_export, render_storage
+from ingest.sources.confluence_storage import PageUrl, render_storage
 from ingest.sources.http import PlatformClient, SourceError
 from ingest.sources.record import Connector, Progress, SourceRecord
 
@@ -423,8 +422,3 @@ def connector(cfg: SourceConfig, client: PlatformClient) -> Connector:
         raise SourceError(f"source {cfg.name}: name the space keys to read "
                           '(spaces = ["IT"])')
     return (CloudConfluence if cfg.api == "cloud" else DataCenterConfluence)(cfg, client)
-
-
-def read_export(path: Path, cfg: SourceConfig) -> Iterator[SourceRecord]:
-    """Pages of a Confluence HTML space export (zip), for ``kb import confluence FILE``."""
-    return read_space_export(path, cfg)

@@ -15,10 +15,12 @@ from ingest.sources.http import PlatformClient, auth_from_env
 from ingest.sources.record import Connector, SourceRecord
 
 
-def _module(platform: str):  # noqa: ANN202 - a platform module (servicenow, confluence, zendesk)
+def _module(platform: str, part: str = ""):  # noqa: ANN202 - a platform module
+    """``ingest.sources.{platform}{part}``: the API module (``part=""``: servicenow,
+    confluence, zendesk) or its export-file reader (``part="_export"``)."""
     if platform not in PLATFORMS:
         raise KbError(f"unknown platform {platform!r} (known: {', '.join(PLATFORMS)})")
-    return importlib.import_module(f"ingest.sources.{platform}")
+    return importlib.import_module(f"ingest.sources.{platform}{part}")
 
 
 def open_client(cfg: SourceConfig, environ: Mapping[str, str],
@@ -37,6 +39,7 @@ def make_connector(cfg: SourceConfig, client: PlatformClient) -> Connector:
 
 
 def read_export(platform: str, path: Path, cfg: SourceConfig) -> Iterator[SourceRecord]:
-    """Records of a platform's export file (``kb import``)."""
-    records: Iterator[SourceRecord] = _module(platform).read_export(path, cfg)
+    """Records of a platform's export file (``kb import``), read by
+    ``ingest.sources.{platform}_export``."""
+    records: Iterator[SourceRecord] = _module(platform, "_export").read_export(path, cfg)
     return records

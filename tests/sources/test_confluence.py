@@ -13,7 +13,8 @@ import pytest
 
 from core.errors import KbError
 from ingest.sources.config import parse_source
-from ingest.sources.confluence import USERS_ONLY_GROUP, connector, read_export
+from ingest.sources.confluence import USERS_ONLY_GROUP, connector
+from ingest.sources.confluence_export import read_export
 from ingest.sources.confluence_storage import render_storage
 from ingest.sources.http import PlatformClient, RetryPolicy, SourceError
 from ingest.sources.record import SourceRecord

@@ -21,8 +21,8 @@ from ingest.sources.servicenow import (
     clean_body,
     connector,
     glide_time,
-    read_export,
 )
+from ingest.sources.servicenow_export import read_export
 from tests.sources.fake_servicenow import PASSWORD, TOKEN, USERNAME, FakeServiceNow, serve
 
 DATA = Path(__file__).parent.parent / "data" / "sources" / "servicenow"

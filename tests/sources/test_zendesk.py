@@ -12,7 +12,8 @@ import pytest
 from core.errors import KbError
 from ingest.sources.config import SourceConfig, parse_source
 from ingest.sources.http import PlatformClient, RetryPolicy, SourceError, auth_from_env
-from ingest.sources.zendesk import ZendeskConnector, connector, read_export
+from ingest.sources.zendesk import ZendeskConnector, connector
+from ingest.sources.zendesk_export import read_export
 from tests.sources.fake_zendesk import EMAIL, OAUTH, TOKEN, FakeZendesk
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sources" / "zendesk"
