@@ -85,7 +85,7 @@ def test_demo_users_are_created_once(state: sqlite3.Connection) -> None:
 
 @pytest.mark.parametrize(("role", "permissions"), [
     ("agent", {"ask"}), ("owner", {"ask", "review", "gaps"}), ("lead", {"ask", "metrics"}),
-    ("admin", {"ask", "review", "gaps", "metrics"})])
+    ("admin", {"ask", "review", "gaps", "metrics", "sources"})])
 def test_permissions_by_role(role: str, permissions: set[str]) -> None:
     user = users.User("u", role, frozenset())
     assert {p for p in users.PERMISSIONS if user.can(p)} == permissions
