@@ -12,7 +12,7 @@ export ANONYMIZED_TELEMETRY=False
 export HF_HUB_OFFLINE=1
 export UNSTRUCTURED_DISABLE_NOTICE=1
 
-.PHONY: help install browser run ingest test test-fast lint bench eval eval-baseline eval-corpus demo-sources clean
+.PHONY: help install browser postgres run ingest test test-postgres test-fast lint bench eval eval-baseline eval-corpus demo-sources clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -38,6 +38,18 @@ run: $(STAMP) ## install, ingest kb_samples/, demo users, serve on HOST:PORT (12
 	$(KB) status --data-dir $(DATA)
 	$(KB) users demo --data-dir $(DATA)
 	$(KB) serve --data-dir $(DATA) --host $(HOST) --port $(PORT)
+
+postgres: ## install Debian's PostgreSQL server binaries for the Postgres tests, if missing
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || echo "postgresql not installed: the Postgres tests will be skipped"
+
+# the suites that run again with every state DB in Postgres (make test-postgres)
+PG_SUITES := tests/assistant/test_users.py tests/assistant/test_usage.py \
+	tests/assistant/test_gaps.py tests/assistant/test_review_actions.py \
+	tests/assistant/web/test_routes_fast.py tests/assistant/web/test_permission_matrix.py \
+	tests/tickets/test_import.py tests/tickets/test_coverage.py tests/tickets/test_demand_api.py
+
+test-postgres: $(STAMP) postgres ## the state-store, web route and permission suites with the state DB in Postgres
+	KB_TEST_STATE=postgres $(PY) -m pytest -q $(PG_SUITES)
 
 test: $(STAMP) browser ## install if needed, run every test
 	$(PY) -m pytest -q

@@ -9,11 +9,10 @@ askers without groups (admins: all), by ``core.visibility.allowed``, the article
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from core.store.db import now_iso
+from core.store.db import Connection, now_iso
 from core.visibility import Audience, allowed
 from ingest.lexical import tokenize
 
@@ -27,7 +26,7 @@ class GapGroup:
     last_asked: str
 
 
-def record_gap(conn: sqlite3.Connection, question: str, reason: str = "not_covered",
+def record_gap(conn: Connection, question: str, reason: str = "not_covered",
                asked_by: str | None = None, confidence: float | None = None,
                groups: Iterable[str] | None = None) -> None:
     """Record a question with the asker's groups (``None``: those of user ``asked_by``, if
@@ -54,11 +53,11 @@ def _similar(a: set[str], b: set[str]) -> bool:
 EVERYONE = Audience(all_groups=True)
 
 
-def list_gaps(conn: sqlite3.Connection, limit: int = 100,
+def list_gaps(conn: Connection, limit: int = 100,
               audience: Audience = EVERYONE) -> list[GapGroup]:
     """Group the questions ``audience`` may see by similarity; largest groups first."""
     rows = conn.execute("SELECT question, reason, asked_at, groups FROM gaps "
-                        "ORDER BY asked_at DESC LIMIT 5000").fetchall()
+                        "ORDER BY asked_at DESC, id DESC LIMIT 5000").fetchall()
     groups: list[dict] = []
     for question, reason, asked_at, asker_groups in rows:
         if not allowed(audience, json.loads(asker_groups)):

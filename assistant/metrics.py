@@ -7,13 +7,13 @@ answers citing a stale article, and KB health counts. Every rate states its deno
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
 from assistant.index import SearchIndex
+from core.store.db import Connection
 from core.visibility import Audience, in_service, visible
 
 
@@ -21,7 +21,7 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def per_day(conn: sqlite3.Connection, as_of: date, days: int) -> list[dict[str, Any]]:
+def per_day(conn: Connection, as_of: date, days: int) -> list[dict[str, Any]]:
     """One row per day of the window, oldest first, zeros where nothing was asked."""
     start = as_of - timedelta(days=days - 1)
     rows = conn.execute("SELECT substr(asked_at, 1, 10) AS day, count(*), sum(answered) "
@@ -37,7 +37,7 @@ def per_day(conn: sqlite3.Connection, as_of: date, days: int) -> list[dict[str, 
     return out
 
 
-def kpis(conn: sqlite3.Connection, index: SearchIndex, as_of: date,
+def kpis(conn: Connection, index: SearchIndex, as_of: date,
          stale_check: Callable[[str], tuple[bool, str | None]],
          open_flags: Mapping[str, int], audience: Audience, days: int = 30) -> dict[str, Any]:
     """Everything the dashboard shows, as one JSON-ready dict, on the articles ``audience``

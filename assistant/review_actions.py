@@ -30,7 +30,7 @@ from datetime import date
 from assistant.review_queue import REPORTED, article_queue, effective_articles
 from core.errors import KbError
 from core.store import catalog
-from core.store.db import now_iso
+from core.store.db import Connection, now_iso
 from core.store.flag_states import ACTIVE, change_state, mark_reviewed
 from core.types import Article, Flag
 from ingest.quality.policy import QualityPolicy
@@ -80,7 +80,7 @@ class Stores:
     """The live index's catalog and the state DB, as the action needs them."""
 
     index: sqlite3.Connection
-    state: sqlite3.Connection
+    state: Connection
     policy: QualityPolicy
 
 
@@ -157,12 +157,13 @@ def _reviewed(stores: Stores, article: Article, items: list[QueueItem], by: str,
     return ActionResult(article.id, "reviewed", by, changes, tuple(still), reviewed_on=as_of)
 
 
-def _reassign(state: sqlite3.Connection, article: Article, owner: str, by: str) -> ActionResult:
+def _reassign(state: Connection, article: Article, owner: str, by: str) -> ActionResult:
     if not owner or len(owner) > 200:
         raise KbError("reassign needs the new owner (1-200 characters)")
     at = now_iso()
     with state:
-        state.execute("INSERT OR REPLACE INTO owner_assignments VALUES (?,?,?,?)",
+        state.execute("INSERT INTO owner_assignments VALUES (?,?,?,?) ON CONFLICT (article_id) "
+                      "DO UPDATE SET owner = excluded.owner, by = excluded.by, at = excluded.at",
                       (article.id, owner, by, at))
         state.execute("INSERT INTO owner_events (article_id, from_owner, to_owner, by, at) "
                       "VALUES (?,?,?,?,?)", (article.id, article.owner, owner, by, at))

@@ -24,6 +24,7 @@ from datetime import date
 from assistant.usage import article_signals
 from core.errors import KbError
 from core.store import catalog
+from core.store.db import Connection
 from core.store.flag_states import (
     ACTIVE,
     SYSTEM,
@@ -46,7 +47,7 @@ class Filters:
     state: str | None = None
 
 
-def queue_signals(state: sqlite3.Connection) -> dict[str, ArticleSignals]:
+def queue_signals(state: Connection) -> dict[str, ArticleSignals]:
     """Citations and negative feedback per article, for the queue's order and rows: negative
     feedback counts answers (a thumbs-down and a report on the same answer count once)."""
     return {aid: ArticleSignals(s.cited, s.negative)
@@ -58,11 +59,11 @@ def flag_id(flag: Flag) -> str:
     return hashlib.sha1("\x1f".join(flag.key).encode()).hexdigest()[:16]
 
 
-def owner_overrides(conn: sqlite3.Connection) -> dict[str, str]:
+def owner_overrides(conn: Connection) -> dict[str, str]:
     return dict(conn.execute("SELECT article_id, owner FROM owner_assignments").fetchall())
 
 
-def effective_articles(conn: sqlite3.Connection, articles: Iterable[Article],
+def effective_articles(conn: Connection, articles: Iterable[Article],
                        ) -> dict[str, Article]:
     """Articles with owners' reassignments and "marked reviewed" dates applied."""
     owners = owner_overrides(conn)
@@ -78,7 +79,7 @@ def effective_articles(conn: sqlite3.Connection, articles: Iterable[Article],
     return out
 
 
-def report_flag(conn: sqlite3.Connection, article_id: str, kind: str) -> Flag | None:
+def report_flag(conn: Connection, article_id: str, kind: str) -> Flag | None:
     """The ``reported`` flag of an article and report kind, from all its reports so far."""
     count, last = conn.execute("SELECT count(*), max(reported_at) FROM reports WHERE "
                                "article_id = ? AND kind = ?", (article_id, kind)).fetchone()
@@ -93,7 +94,7 @@ def report_flag(conn: sqlite3.Connection, article_id: str, kind: str) -> Flag | 
                 {"key": kind, "reports": count, "last_reported": last, "comments": comments})
 
 
-def reported_flags(conn: sqlite3.Connection, articles: Mapping[str, Article]) -> list[Flag]:
+def reported_flags(conn: Connection, articles: Mapping[str, Article]) -> list[Flag]:
     """One high-severity flag per article and report kind, while there are reports not yet
     dealt with (newer than the flag's last dismissal or fix by a person)."""
     states = load_states(conn)
@@ -115,7 +116,7 @@ def reported_flags(conn: sqlite3.Connection, articles: Mapping[str, Article]) ->
     return flags
 
 
-def queue(index_conn: sqlite3.Connection, state: sqlite3.Connection,
+def queue(index_conn: sqlite3.Connection, state: Connection,
           articles: Iterable[Article], policy: QualityPolicy, as_of: date,
           filters: Filters = Filters(), visible: Callable[[Article], bool] | None = None,
           cache: dict | None = None) -> list[QueueItem]:
@@ -188,7 +189,7 @@ def filter_items(items: Iterable[QueueItem], filters: Filters) -> list[QueueItem
                  or (filters.state == "active" and i.state in ACTIVE))]
 
 
-def article_history(state: sqlite3.Connection, article_id: str,
+def article_history(state: Connection, article_id: str,
                     shown: Iterable[tuple[str, str, str]] | None = None) -> list[dict]:
     """Flag state changes and owner reassignments of one article, oldest first; with
     ``shown``, only the changes of those flags (the viewer's, see :func:`for_viewer`)."""
@@ -204,7 +205,7 @@ def article_history(state: sqlite3.Connection, article_id: str,
     return sorted(events, key=lambda e: e["at"])
 
 
-def open_report_flag(state: sqlite3.Connection, article: Article, kind: str, by: str,
+def open_report_flag(state: Connection, article: Article, kind: str, by: str,
                      comment: str | None) -> Flag:
     """Open (or reopen) the ``reported`` flag after an agent's report; returns the flag."""
     flag = report_flag(state, article.id, kind)
@@ -217,7 +218,7 @@ def open_report_flag(state: sqlite3.Connection, article: Article, kind: str, by:
     return flag
 
 
-def article_queue(index_conn: sqlite3.Connection, state: sqlite3.Connection, article: Article,
+def article_queue(index_conn: sqlite3.Connection, state: Connection, article: Article,
                   policy: QualityPolicy, as_of: date, include_fixed: bool = False,
                   visible: Callable[[Article], bool] | None = None) -> list[QueueItem]:
     """The queue items of one article (its current flags with their states); with

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -24,6 +23,7 @@ from core.paths import IndexPaths, live_index, state_db
 from core.settings import Settings
 from core.store import catalog
 from core.store import state as state_store
+from core.store.db import Connection
 from ingest.embed import Embedder
 from ingest.quality import QualityPolicy, stale_info
 from ingest.quality.dates import obsolete_flag
@@ -35,7 +35,7 @@ class Assistant:
     data_dir: Path
     index: SearchIndex
     embedder: Embedder
-    state: sqlite3.Connection
+    state: Connection
     threshold: float
     params: RetrievalParams
     stale_days: int
@@ -84,12 +84,14 @@ def open_assistant(data_dir: Path, embedder: Embedder, threshold: float | None =
                    stale_days: int = 365, llm: Any = None,
                    policy: QualityPolicy | None = None,
                    calibration: Calibration | None = None,
-                   paths: IndexPaths | None = None) -> Assistant:
-    """Open the index (default: the live one), the state DB and the calibration (default:
-    the shipped one); ``threshold`` overrides the calibration's."""
+                   paths: IndexPaths | None = None,
+                   database_url: str | None = None) -> Assistant:
+    """Open the index (default: the live one), the state DB (``database_url``: Postgres's)
+    and the calibration (default: the shipped one); ``threshold`` overrides the
+    calibration's."""
     calibration = calibration or load_calibration()
     index = open_index(paths or live_index(data_dir, create=False))
-    state = state_store.connect(state_db(data_dir))
+    state = state_store.connect(state_db(data_dir), database_url)
     return Assistant(data_dir, index, embedder, state,
                      calibration.threshold if threshold is None else threshold,
                      RetrievalParams.from_calibration(calibration), stale_days, llm, policy)
@@ -114,7 +116,8 @@ def assistant_from_settings(settings: Settings, embedder: Embedder, llm: Any = N
     paths = paths or live_index(settings.data_dir, create=False)
     opened = open_assistant(settings.data_dir, embedder, settings.abstain_threshold,
                             settings.stale_days, llm, policy_from_settings(settings),
-                            calibration or calibration_for(settings, paths), paths)
+                            calibration or calibration_for(settings, paths), paths,
+                            settings.database_url)
     return replace(opened, related_floor=settings.related_min_similarity,
                    escalation=Escalation(settings.escalation, settings.escalation_by_category))
 

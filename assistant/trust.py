@@ -6,11 +6,11 @@ agent on 2026-11-20, under review"), read from the flags' review states in the s
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import replace
 
 from assistant.types import Answer
+from core.store.db import Connection
 from core.store.flag_states import ACTIVE, FlagState, load_states
 
 WORDS = {"suspicious-instructions": "Flagged for text that addresses an AI or is hidden from "
@@ -26,7 +26,7 @@ def _words(state: FlagState) -> str:
     return WORDS.get(flag.kind, f"{flag.reason[:1].upper()}{flag.reason[1:]} (under review)")
 
 
-def warnings(state: sqlite3.Connection, article_ids: Iterable[str]) -> dict[str, str]:
+def warnings(state: Connection, article_ids: Iterable[str]) -> dict[str, str]:
     """Article id -> its open high-severity flags in plain words (articles with none left out)."""
     out = {}
     for article_id in dict.fromkeys(article_ids):
@@ -37,7 +37,7 @@ def warnings(state: sqlite3.Connection, article_ids: Iterable[str]) -> dict[str,
     return out
 
 
-def with_warnings(answer: Answer, state: sqlite3.Connection) -> Answer:
+def with_warnings(answer: Answer, state: Connection) -> Answer:
     """The answer with each citation's ``warning`` set from its article's open high flags."""
     found = warnings(state, (c.article_id for c in answer.citations))
     if not found:
@@ -46,7 +46,7 @@ def with_warnings(answer: Answer, state: sqlite3.Connection) -> Answer:
                                            for c in answer.citations))
 
 
-def under_review(state: sqlite3.Connection, article_ids: Iterable[str]) -> set[str]:
+def under_review(state: Connection, article_ids: Iterable[str]) -> set[str]:
     """Articles with an open ``suspicious-instructions`` flag (text addressing an AI, or hidden
     from readers): never quoted, never handed to a model, until an owner clears the flag."""
     return {a for a in dict.fromkeys(article_ids)

@@ -8,7 +8,6 @@ queue, the gaps page and the dashboard read these tables.
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from assistant.gaps import record_gap
 from assistant.types import Answer
 from core.errors import KbError
-from core.store.db import now_iso
+from core.store.db import Connection, now_iso
 
 REPORT_KINDS = ("wrong", "outdated")
 
@@ -43,7 +42,7 @@ class ArticleSignals:
     negative: int = 0
 
 
-def log_answer(conn: sqlite3.Connection, answer: Answer, asked_by: str | None,
+def log_answer(conn: Connection, answer: Answer, asked_by: str | None,
                latency_ms: float | None = None) -> str:
     """Record a served answer; returns its id (feedback refers to it)."""
     answer_id = uuid.uuid4().hex
@@ -56,7 +55,7 @@ def log_answer(conn: sqlite3.Connection, answer: Answer, asked_by: str | None,
     return answer_id
 
 
-def get_answer(conn: sqlite3.Connection, answer_id: str) -> LoggedAnswer | None:
+def get_answer(conn: Connection, answer_id: str) -> LoggedAnswer | None:
     row = conn.execute("SELECT id, question, answered, confidence, cited FROM answers "
                        "WHERE id = ?", (answer_id,)).fetchone()
     if row is None:
@@ -65,7 +64,7 @@ def get_answer(conn: sqlite3.Connection, answer_id: str) -> LoggedAnswer | None:
                         tuple(json.loads(row[4])))
 
 
-def record_feedback(conn: sqlite3.Connection, answer_id: str, helpful: bool,
+def record_feedback(conn: Connection, answer_id: str, helpful: bool,
                     comment: str | None, given_by: str | None) -> LoggedAnswer:
     """Store a thumbs up/down; a thumbs down also records the question as a gap."""
     logged = get_answer(conn, answer_id)
@@ -80,7 +79,7 @@ def record_feedback(conn: sqlite3.Connection, answer_id: str, helpful: bool,
     return logged
 
 
-def record_report(conn: sqlite3.Connection, logged: LoggedAnswer, article_id: str, kind: str,
+def record_report(conn: Connection, logged: LoggedAnswer, article_id: str, kind: str,
                   comment: str | None, reported_by: str | None) -> None:
     """An agent says a cited article is wrong or outdated."""
     if kind not in REPORT_KINDS:
@@ -94,7 +93,7 @@ def record_report(conn: sqlite3.Connection, logged: LoggedAnswer, article_id: st
                       reported_by, now_iso()))
 
 
-def article_signals(conn: sqlite3.Connection) -> dict[str, ArticleSignals]:
+def article_signals(conn: Connection) -> dict[str, ArticleSignals]:
     """Per article: times cited, helpful / not-helpful votes on answers citing it, reports,
     and ``negative``: the answers citing it with a thumbs-down or a report on it (an answer
     with both, or with several, counts once)."""
@@ -122,7 +121,7 @@ def article_signals(conn: sqlite3.Connection) -> dict[str, ArticleSignals]:
                               len(negative.get(a, ()))) for a in ids}
 
 
-def reports_for(conn: sqlite3.Connection, article_id: str) -> list[dict]:
+def reports_for(conn: Connection, article_id: str) -> list[dict]:
     rows = conn.execute("SELECT kind, comment, reported_by, reported_at FROM reports "
                         "WHERE article_id = ? ORDER BY reported_at DESC, id DESC",
                         (article_id,)).fetchall()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.errors import KbError
-from core.store.db import now_iso
+from core.store.db import Connection, Row, now_iso
 from core.visibility import Audience
 
 ROLES = ("agent", "owner", "lead", "admin")
@@ -55,7 +54,7 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _row_user(row: sqlite3.Row | tuple) -> User:
+def _row_user(row: Row) -> User:
     return User(row[0], row[1], frozenset(json.loads(row[2])))
 
 
@@ -74,7 +73,7 @@ def _password_hash(password: str) -> str:
     return _hasher.hash(password)
 
 
-def add_user(conn: sqlite3.Connection, name: str, role: str, groups: frozenset[str],
+def add_user(conn: Connection, name: str, role: str, groups: frozenset[str],
              password: str) -> User:
     """Create a user; the name must be new, the role known and the password 8+ characters."""
     name = name.strip()
@@ -91,7 +90,7 @@ def add_user(conn: sqlite3.Connection, name: str, role: str, groups: frozenset[s
     return User(name, role, groups)
 
 
-def set_password(conn: sqlite3.Connection, name: str, password: str) -> int:
+def set_password(conn: Connection, name: str, password: str) -> int:
     """Give a user a new password (8+ characters) and end their sessions, so a browser signed
     in with the old one is signed out; API tokens stay (``revoke_tokens`` ends them).
     Returns how many sessions were ended."""
@@ -104,12 +103,12 @@ def set_password(conn: sqlite3.Connection, name: str, password: str) -> int:
         return conn.execute("DELETE FROM sessions WHERE name = ?", (name,)).rowcount
 
 
-def get_user(conn: sqlite3.Connection, name: str) -> User | None:
+def get_user(conn: Connection, name: str) -> User | None:
     row = conn.execute("SELECT name, role, groups FROM users WHERE name = ?", (name,)).fetchone()
     return _row_user(row) if row else None
 
 
-def list_users(conn: sqlite3.Connection) -> list[tuple[User, int]]:
+def list_users(conn: Connection) -> list[tuple[User, int]]:
     """Every user with the number of API tokens they hold."""
     rows = conn.execute("SELECT u.name, u.role, u.groups, count(t.digest) FROM users u "
                         "LEFT JOIN api_tokens t ON t.name = u.name GROUP BY u.name "
@@ -117,7 +116,7 @@ def list_users(conn: sqlite3.Connection) -> list[tuple[User, int]]:
     return [(_row_user(r), r[3]) for r in rows]
 
 
-def remove_user(conn: sqlite3.Connection, name: str) -> None:
+def remove_user(conn: Connection, name: str) -> None:
     with conn:
         conn.execute("DELETE FROM api_tokens WHERE name = ?", (name,))
         conn.execute("DELETE FROM sessions WHERE name = ?", (name,))
@@ -126,7 +125,7 @@ def remove_user(conn: sqlite3.Connection, name: str) -> None:
         raise KbError(f"no user {name!r}")
 
 
-def authenticate(conn: sqlite3.Connection, name: str, password: str) -> User | None:
+def authenticate(conn: Connection, name: str, password: str) -> User | None:
     """The user if the password matches; None otherwise (same work either way)."""
     row = conn.execute("SELECT name, role, groups, password_hash FROM users WHERE name = ?",
                        (name,)).fetchone()
@@ -137,7 +136,7 @@ def authenticate(conn: sqlite3.Connection, name: str, password: str) -> User | N
     return _row_user(row) if row else None
 
 
-def issue_token(conn: sqlite3.Connection, name: str) -> str:
+def issue_token(conn: Connection, name: str) -> str:
     """A new long-lived API token for the user; only its digest is kept."""
     if get_user(conn, name) is None:
         raise KbError(f"no user {name!r}")
@@ -147,7 +146,7 @@ def issue_token(conn: sqlite3.Connection, name: str) -> str:
     return token
 
 
-def revoke_tokens(conn: sqlite3.Connection, name: str) -> int:
+def revoke_tokens(conn: Connection, name: str) -> int:
     """Revoke every API token and session of the user; returns how many tokens there were."""
     if get_user(conn, name) is None:
         raise KbError(f"no user {name!r}")
@@ -156,13 +155,13 @@ def revoke_tokens(conn: sqlite3.Connection, name: str) -> int:
         return conn.execute("DELETE FROM api_tokens WHERE name = ?", (name,)).rowcount
 
 
-def user_for_token(conn: sqlite3.Connection, token: str) -> User | None:
+def user_for_token(conn: Connection, token: str) -> User | None:
     row = conn.execute("SELECT u.name, u.role, u.groups FROM api_tokens t JOIN users u "
                        "ON u.name = t.name WHERE t.digest = ?", (_digest(token),)).fetchone()
     return _row_user(row) if row else None
 
 
-def start_session(conn: sqlite3.Connection, name: str, hours: int = SESSION_HOURS) -> str:
+def start_session(conn: Connection, name: str, hours: int = SESSION_HOURS) -> str:
     """A new session id (put in a signed cookie); only its digest is stored."""
     session_id = secrets.token_urlsafe(32)
     expires = (datetime.now(UTC) + timedelta(hours=hours)).isoformat(timespec="seconds")
@@ -172,19 +171,19 @@ def start_session(conn: sqlite3.Connection, name: str, hours: int = SESSION_HOUR
     return session_id
 
 
-def user_for_session(conn: sqlite3.Connection, session_id: str) -> User | None:
+def user_for_session(conn: Connection, session_id: str) -> User | None:
     row = conn.execute("SELECT u.name, u.role, u.groups FROM sessions s JOIN users u "
                        "ON u.name = s.name WHERE s.digest = ? AND s.expires_at >= ?",
                        (_digest(session_id), now_iso())).fetchone()
     return _row_user(row) if row else None
 
 
-def end_session(conn: sqlite3.Connection, session_id: str) -> None:
+def end_session(conn: Connection, session_id: str) -> None:
     with conn:
         conn.execute("DELETE FROM sessions WHERE digest = ?", (_digest(session_id),))
 
 
-def ensure_demo_users(conn: sqlite3.Connection, groups: frozenset[str] = frozenset(),
+def ensure_demo_users(conn: Connection, groups: frozenset[str] = frozenset(),
                       ) -> list[tuple[str, str, str]]:
     """Create the demo users that are missing; returns ``(name, role, password)`` of new ones."""
     created = []

@@ -3,20 +3,26 @@
 Runs ``kb ingest`` on the corpus into a fresh data dir (a real subprocess), then times the
 model alone embedding a deterministic sample of the same chunks (same text, same batch size)
 and extrapolates to all chunks: that is the floor on this hardware. Then times a no-change
-re-run. Reports ratios measured in the same run, never absolute pass/fail.
+re-run. Reports ratios measured in the same run, never absolute pass/fail, and the tokens
+embedded (each chunk's embed text: title, section path, text) against the corpus's own (each
+indexed article's text as kb read it), both counted with tiktoken as kb counts them.
 
     python benchmarks/ingest.py --corpus ../shared/corpora/ms-support
+    python benchmarks/ingest.py --slice 800 --out benchmarks/results/ingest_slice800.json
+    python benchmarks/ingest.py --slice 800 --repo /tmp/older-kb   # that code's kb ingest
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,12 +30,48 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def run_ingest(corpus: Path, data_dir: Path) -> tuple[dict, float]:
-    kb = Path(sys.executable).with_name("kb")
+def run_ingest(corpus: Path, data_dir: Path, repo: Path = ROOT) -> tuple[dict, float]:
+    """``kb ingest`` with ``repo``'s code (``python -m kb_cli.main`` run in that folder)."""
     started = time.perf_counter()
-    out = subprocess.run([str(kb), "ingest", str(corpus), "--data-dir", str(data_dir), "--json"],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "kb_cli.main", "ingest", str(corpus),
+                          "--data-dir", str(data_dir), "--json"],
+                         check=True, capture_output=True, text=True, cwd=repo,
+                         env={**os.environ, "PYTHONPATH": str(repo)})
     return json.loads(out.stdout), time.perf_counter() - started
+
+
+def corpus_slice(corpus: Path, count: int, into: Path) -> Path:
+    """``count`` article files spread evenly over the corpus (sorted paths), with their
+    sidecars, copied under ``into`` at their relative paths."""
+    from ingest.run import discover
+
+    files = list(discover(corpus))
+    step = max(1, len(files) // count)
+    for path in files[::step][:count]:
+        for one in (path, path.with_name(path.stem + ".meta.yaml")):
+            if one.exists():
+                target = into / one.relative_to(corpus)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(one, target)
+    return into
+
+
+def token_counts(data_dir: Path) -> dict[str, int | float]:
+    """Tokens embedded (every chunk's embed text) and the articles' own text's tokens."""
+    from core.paths import live_index
+    from core.store import catalog
+    from core.types import embed_text
+    from ingest.tokens import count_tokens
+
+    conn = catalog.open_readonly(live_index(data_dir, create=False).catalog)
+    try:
+        embedded = sum(count_tokens(embed_text(title, tuple(section), text))
+                       for _, title, section, text in catalog.lexical_documents(conn))
+        own = sum(count_tokens(article.text) for article in catalog.iter_articles(conn))
+    finally:
+        conn.close()
+    return {"tokens_embedded": embedded, "tokens_corpus_text": own,
+            "tokens_embedded_per_corpus_token": round(embedded / own, 3) if own else 0.0}
 
 
 def embed_only_seconds(data_dir: Path, sample: int) -> tuple[float, int, int]:
@@ -57,17 +99,26 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=ROOT / "benchmarks/results/ms-index")
     parser.add_argument("--sample", type=int, default=2000, help="chunks for embed-only timing")
     parser.add_argument("--keep", action="store_true", help="reuse an existing index")
+    parser.add_argument("--slice", type=int, help="only N articles, spread over the corpus")
+    parser.add_argument("--repo", type=Path, default=ROOT, help="whose code runs kb ingest")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/ingest.json")
     args = parser.parse_args()
     if not args.corpus.is_dir():
         print(f"corpus not found at {args.corpus}: skipping", file=sys.stderr)
         return 0
+    corpus = args.corpus
+    if args.slice:
+        corpus = corpus_slice(args.corpus, args.slice,
+                              Path(tempfile.mkdtemp(prefix="kb-slice-")) / "kb")
     if not args.keep:
         shutil.rmtree(args.data_dir, ignore_errors=True)
-    report, total = run_ingest(args.corpus, args.data_dir)
+    report, total = run_ingest(corpus, args.data_dir, args.repo)
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    rerun, rerun_s = run_ingest(args.corpus, args.data_dir)
+    rerun, rerun_s = run_ingest(corpus, args.data_dir, args.repo)
     floor, sampled, chunks = embed_only_seconds(args.data_dir, args.sample)
     result = {
+        "command": " ".join(["python", *sys.argv]), "repo": str(args.repo),
+        "load_avg_1min_at_end": round(os.getloadavg()[0], 2),
         "articles": report["articles"], "chunks": report["chunks"],
         "failed": len(report["failed"]), "ingest_seconds": round(total, 1),
         "articles_per_s": round(report["articles"] / total, 2),
@@ -76,11 +127,11 @@ def main() -> int:
         "ratio_total_to_embed_only": round(total / floor, 3) if floor else None,
         "no_change_rerun_seconds": round(rerun_s, 2),
         "no_change_rerun_embedded": rerun["embedded_chunks"],
+        **token_counts(args.data_dir),
     }
     print(json.dumps(result, indent=2))
-    out = ROOT / "benchmarks/results/ingest.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
     return 0
 
 

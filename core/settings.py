@@ -17,6 +17,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KB_", toml_file="kb.toml", extra="ignore")
 
     data_dir: Path = Path(".kb")
+    # the state DB (users, sessions, answers, feedback, flags' states, ...) in Postgres
+    # (postgresql://USER:PASSWORD@HOST:PORT/DB) instead of DATA_DIR/state.sqlite; its schema
+    # is moved forward by `kb db upgrade` only
+    database_url: str | None = None
     model_path: str | None = Field(
         default=None,
         description="Local sentence-transformers model dir; default: the packaged MiniLM"
@@ -28,6 +32,9 @@ class Settings(BaseSettings):
     embed_batch_size: int = 32
     # "sentence-transformers" (the real model) or "hashing" (deterministic, for tests and demos)
     embedder: str = "sentence-transformers"
+    # a Chroma server (``chroma run``), http://HOST:PORT, instead of each index's embedded
+    # store; each index dir gets its own collection there (ingest/vectors.py)
+    chroma_url: str | None = None
     # metadata key aliases: {"kb_key": ["other.key", ...]} added to the built-in ones
     meta_aliases: dict[str, list[str]] = {}
     stale_days: int = 365

@@ -3,10 +3,13 @@
 Order of writes for each batch of changed articles: vectors into Chroma first, then the
 catalog (one transaction), then removal of the chunks the new versions no longer have. The
 catalog is the source of truth, so a crash between steps leaves extra vectors that nothing
-refers to; the next run deletes them before doing anything else. BM25, ``vectors.npz`` and the
-catalog's fingerprint are rebuilt whenever they do not describe the catalog's chunks, so a run
-killed after a catalog commit is repaired by the next one even when no file changed
-(``make kill-loop`` kills ``kb ingest`` at random points and at each phase to check it).
+refers to; the next run deletes them before doing anything else. Changed files are read and
+chunked in a worker process (``ingest/read_worker.py``) while this one embeds, and taken back
+in file order, so every write happens here, in the same order as a serial run. BM25,
+``vectors.npz`` and the catalog's fingerprint are rebuilt whenever they do not describe the
+catalog's chunks, so a run killed after a catalog commit is repaired by the next one even
+when no file changed (``make kill-loop`` kills ``kb ingest`` at random points and at each
+phase to check it).
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import signal
 import sqlite3
 import sys
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,6 +38,7 @@ from ingest import lexical, matrix, vectors
 from ingest.chunk import chunk_article
 from ingest.embed import Embedder
 from ingest.load import LOADER_VERSION, is_article_file, load_article, sidecar_path
+from ingest.read_worker import ReadAhead
 from ingest.time_budget import OverBudget, time_budget
 
 log = logging.getLogger(__name__)
@@ -202,40 +208,92 @@ def check_can_ingest(root: Path, conn: sqlite3.Connection, embedder: Embedder) -
                       "ingest into a new --data-dir")
 
 
-def read_changed(found: tuple[str, Path, Path], scan: _Scan, options: IngestOptions,
-                 report: IngestReport) -> tuple[Article, list[Chunk]] | None:
-    """The article and chunks of a new or changed file (``(prefix, root, path)``); None when
-    unchanged or failed (the failure is added to ``report``)."""
+@dataclass(frozen=True)
+class ReadJob:
+    """One new or changed file to read: its root's key prefix, the root, the file, and its
+    catalog path."""
+
+    prefix: str
+    root: Path
+    path: Path
+    rel: str
+
+
+@dataclass(frozen=True)
+class ReadFailed:
+    """A file that could not be read: its reported failure, and a traceback for the log."""
+
+    failure: LoadFailure
+    detail: str = ""
+
+
+Read = tuple[Article, list[Chunk]] | ReadFailed
+
+
+def _failure(rel: str, prefix: str, exc: BaseException, timeout_s: float) -> LoadFailure:
+    if isinstance(exc, OverBudget):
+        return LoadFailure(rel, f"took over {timeout_s:g} s to read (KB_FILE_TIMEOUT_S); "
+                                "not indexed")
+    if isinstance(exc, ArticleError):
+        return LoadFailure(prefix + exc.path if not exc.path.startswith(prefix) else exc.path,
+                           exc.reason)
+    if isinstance(exc, OSError):
+        return LoadFailure(rel, f"cannot be read ({exc.strerror})")
+    return LoadFailure(rel, f"could not be read: {type(exc).__name__}: {exc}")
+
+
+def read_file(job: ReadJob, options: IngestOptions) -> Read:
+    """Read and chunk one file within its time budget; any failure is the file's (runs in
+    the read worker: it returns what happened and writes nothing)."""
+    try:
+        with time_budget(options.file_timeout_s):
+            article = load_article(job.path, job.root, options.max_file_bytes, options.aliases)
+            if job.prefix:
+                article = replace(article, path=job.rel)
+            chunks = chunk_article(article, options.chunk_tokens)
+    except (OverBudget, Exception) as exc:  # noqa: BLE001 - one bad file never aborts the run
+        expected = isinstance(exc, OverBudget | ArticleError | OSError)
+        return ReadFailed(_failure(job.rel, job.prefix, exc, options.file_timeout_s),
+                          "" if expected else "".join(traceback.format_exception(exc)))
+    return article, chunks
+
+
+def _crashed(job: ReadJob) -> Read:
+    return ReadFailed(LoadFailure(job.rel, "crashed the reader process; not indexed"))
+
+
+def to_read(found: tuple[str, Path, Path], scan: _Scan, report: IngestReport) -> ReadJob | None:
+    """The file ``(prefix, root, path)`` as a job to read when it is new or changed; None when
+    unchanged or failed already (the failure is added to ``report``). Hashing is cheap: the
+    expensive reading is the worker's."""
     prefix, root, path = found
     rel = prefix + path.relative_to(root).as_posix()
     scan.seen.add(rel)
     try:
         if _links_out(sidecar_path(path), root):
-            raise ArticleError(rel, "its sidecar is a link outside the KB folder")
+            report.failed.append(LoadFailure(rel, "its sidecar is a link outside the KB folder"))
+            return None
         if rel in scan.known and scan.known[rel][1] == file_hash(path):
             report.unchanged += 1
             report.tally(rel, "unchanged", scan.roots)
             return None
-        with time_budget(options.file_timeout_s):
-            article = load_article(path, root, options.max_file_bytes, options.aliases)
-            if prefix:
-                article = replace(article, path=rel)
-            chunks = chunk_article(article, options.chunk_tokens)
-    except OverBudget:
-        report.failed.append(LoadFailure(rel, f"took over {options.file_timeout_s:g} s to read "
-                                              "(KB_FILE_TIMEOUT_S); not indexed"))
-        return None
-    except ArticleError as exc:
-        report.failed.append(LoadFailure(prefix + exc.path if not exc.path.startswith(prefix)
-                                         else exc.path, exc.reason))
-        return None
     except OSError as exc:
-        report.failed.append(LoadFailure(rel, f"cannot be read ({exc.strerror})"))
+        report.failed.append(_failure(rel, prefix, exc, 0))
         return None
-    except Exception as exc:  # noqa: BLE001 - one bad file never aborts the run
-        log.debug("loading %s failed", rel, exc_info=True)
-        report.failed.append(LoadFailure(rel, f"could not be read: {type(exc).__name__}: {exc}"))
+    return ReadJob(prefix, root, path, rel)
+
+
+def accept(job: ReadJob, read: Read, scan: _Scan,
+           report: IngestReport) -> tuple[Article, list[Chunk]] | None:
+    """A read file's article and chunks, to store; None when it failed or cannot be stored
+    (the reason is added to ``report``). Called in file order."""
+    rel = job.rel
+    if isinstance(read, ReadFailed):
+        if read.detail:
+            log.debug("loading %s failed:\n%s", rel, read.detail)
+        report.failed.append(read.failure)
         return None
+    article, chunks = read
     owner_path = scan.ids_taken.get(article.id)
     if owner_path is not None and owner_path != rel:
         report.failed.append(LoadFailure(rel, f"id {article.id!r} is already used by "
@@ -255,27 +313,51 @@ def read_changed(found: tuple[str, Path, Path], scan: _Scan, options: IngestOpti
     return article, chunks
 
 
+@dataclass
+class _Batches:
+    """Changed articles waiting to be embedded and stored, written once enough chunks wait."""
+
+    conn: sqlite3.Connection
+    collection: Any
+    embedder: Embedder
+    report: IngestReport
+    batch: list[tuple[Article, list[Chunk]]] = field(default_factory=list)
+    pending: int = 0
+
+    def add(self, changed: tuple[Article, list[Chunk]]) -> bool:
+        """Queue one article; True when that wrote a batch."""
+        self.batch.append(changed)
+        self.pending += len(changed[1])
+        if self.pending < BATCH_CHUNKS:
+            return False
+        self.flush()
+        return True
+
+    def flush(self) -> None:
+        if self.batch:
+            self.report.embedded_chunks += _flush(self.batch, self.conn, self.collection,
+                                                  self.embedder)
+            self.batch, self.pending = [], 0
+
+
 def write_changed(files: list[tuple[str, Path, Path]], scan: _Scan, conn: sqlite3.Connection,
                   collection: Any, embedder: Embedder, options: IngestOptions, report: IngestReport,
                   on_progress: Callable[[int, int], None] | None) -> None:
-    """Read every file, embedding and storing changed articles in batches."""
-    batch: list[tuple[Article, list[Chunk]]] = []
-    pending = 0
-    for number, found in enumerate(files, start=1):
-        if on_progress:
-            on_progress(number - 1, len(files))
-        changed = read_changed(found, scan, options, report)
-        if changed is None:
-            continue
-        batch.append(changed)
-        pending += len(changed[1])
-        if pending >= BATCH_CHUNKS:
-            report.embedded_chunks += _flush(batch, conn, collection, embedder)
-            batch, pending = [], 0
-            if on_progress and number < len(files):  # embedding takes most of the time
-                on_progress(number, len(files))
-    if batch:
-        report.embedded_chunks += _flush(batch, conn, collection, embedder)
+    """Read every changed file (in a worker process, ahead), embedding and storing changed
+    articles in batches, in file order."""
+    batches = _Batches(conn, collection, embedder, report)
+    with ReadAhead(partial(read_file, options=options), _crashed) as reader:
+        for number, found in enumerate(files, start=1):
+            if on_progress:
+                on_progress(number - 1 - len(reader), len(files))
+            job = to_read(found, scan, report)
+            if job is not None:
+                reader.submit(job)
+            while reader.full() or (number == len(files) and len(reader)):
+                changed = accept(*reader.next(), scan, report)
+                if changed and batches.add(changed) and on_progress and len(reader):
+                    on_progress(number - len(reader), len(files))
+    batches.flush()
     if on_progress:
         on_progress(len(files), len(files))  # once, when everything is stored
 

@@ -44,9 +44,9 @@ def update_index(index: IndexPaths, state_path: Path, root: Path | list[Root],
     article as of ``as_of``."""
     roots = [("", root)] if isinstance(root, Path) else root
     conn = catalog.connect(index.catalog)
-    state = state_store.connect(state_path)
+    state = state_store.connect(state_path, settings.database_url)
     try:
-        collection = open_collection(index.chroma)
+        collection = open_collection(index.chroma, settings.chroma_url)
         report = ingest_roots(roots, conn, collection, embedder, index.bm25,
                                ingest_options(settings, allow_empty), progress)
         flags = refresh_flags(conn, collection, state, policy_from_settings(settings), as_of)

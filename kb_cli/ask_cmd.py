@@ -12,11 +12,9 @@ from assistant.answer import answer_json
 from assistant.gaps import list_gaps
 from assistant.service import ask, assistant_from_settings
 from assistant.types import Viewer
-from core.paths import state_db
-from core.store import state as state_store
 from ingest.metadata import parse_date
 from kb_cli.commands import add_data_dir
-from kb_cli.context import load_settings, make_embedder, make_llm
+from kb_cli.context import load_settings, make_embedder, make_llm, open_state
 
 
 def as_of_arg(value: str | None) -> date:
@@ -105,7 +103,7 @@ def terminal_text(answer: str, tty: bool) -> str:
 
 def run_gaps(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    conn = state_store.connect(state_db(settings.data_dir))
+    conn = open_state(settings)
     groups = list_gaps(conn)
     if args.json:
         print(json.dumps([g.__dict__ for g in groups], indent=2))

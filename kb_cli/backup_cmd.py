@@ -26,10 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_backup(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    info = backup(settings.data_dir, args.dest)
+    info = backup(settings.data_dir, args.dest, settings.database_url)
     print(f"backed up {info['index']} ({info['articles']} articles, {info['chunks']} chunks"
           f"{', state DB' if info['state'] else ''}{', secret key' if info['secret_key'] else ''})"
           f" to {args.dest}")
+    if "state_database" in info:
+        print(f"the state DB is in Postgres ({info['state_database']['url']}), not in the "
+              f"backup: dump it with {info['state_database']['backup']}")
     return 0
 
 
@@ -40,4 +43,7 @@ def run_restore(args: argparse.Namespace) -> int:
           f"{info['created']}) into {settings.data_dir}")
     if info["replaced"]:
         print(f"the previous content is in {info['replaced']}")
+    if "state_database" in info:
+        print(f"the state DB was in Postgres ({info['state_database']['url']}), not in the "
+              f"backup: restore its dump with {info['state_database']['restore']}")
     return 0

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.paths import state_db
 from core.settings import Settings
+from core.store import state as state_store
+from core.store.db import Connection
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
@@ -13,6 +16,11 @@ def load_settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "data_dir", None):
         settings = settings.model_copy(update={"data_dir": Path(args.data_dir)})
     return settings
+
+
+def open_state(settings: Settings) -> Connection:
+    """The state DB the settings name: Postgres (``KB_DATABASE_URL``) or ``state.sqlite``."""
+    return state_store.connect(state_db(settings.data_dir), settings.database_url)
 
 
 def make_embedder(settings: Settings):  # noqa: ANN201 - heavy import kept lazy

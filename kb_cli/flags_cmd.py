@@ -17,10 +17,10 @@ from assistant import review_queue
 from assistant.review_actions import Stores, apply_action
 from assistant.review_queue import REPORTED
 from core.errors import KbError
-from core.paths import live_index, state_db
+from core.paths import live_index
 from core.settings import Settings
 from core.store import catalog
-from core.store import state as state_store
+from core.store.db import Connection
 from core.store.flag_states import STATES
 from core.types import Article
 from ingest.metadata import parse_date
@@ -28,7 +28,7 @@ from ingest.quality.policy import KINDS, policy_from_settings
 from ingest.quality.queue import QueueItem
 from ingest.quality.report import build_health, render_html
 from kb_cli.commands import add_data_dir
-from kb_cli.context import load_settings
+from kb_cli.context import load_settings, open_state
 
 STATE_CHOICES = (*STATES, "active", "all")
 
@@ -79,11 +79,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(handler=run_review)
 
 
-def open_stores(settings: Settings) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+def open_stores(settings: Settings) -> tuple[sqlite3.Connection, Connection]:
     index = live_index(settings.data_dir, create=False)
     if not index.catalog.exists():
         raise KbError(f"no index in {settings.data_dir}: run 'kb ingest' first")
-    return catalog.connect(index.catalog), state_store.connect(state_db(settings.data_dir))
+    return catalog.connect(index.catalog), open_state(settings)
 
 
 def queue_for(settings: Settings, args: argparse.Namespace, as_of: date

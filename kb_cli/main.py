@@ -51,13 +51,32 @@ COMMAND_MODULES = {
     "calibrate": "calibrate_cmd",
     "users": "users_cmd",
     "backup": "backup_cmd", "restore": "backup_cmd",
+    "db": "db_cmd",
+    "tickets": "tickets_cmd", "coverage": "tickets_cmd",
+    "route": "route_cmd", "eval-routing": "route_cmd",
 }
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse sizes the name column without the commands' own indentation, so a long
+    command name (``eval-routing``) pushed its help to the next line; this counts it."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+    def add_argument(self, action: argparse.Action) -> None:
+        super().add_argument(action)
+        subactions: list[argparse.Action] = getattr(action, "_get_subactions", list)()
+        if subactions and action.help is not argparse.SUPPRESS:
+            longest = max(len(self._format_action_invocation(s)) for s in subactions)
+            self._action_max_length = max(self._action_max_length, longest
+                                          + self._current_indent + self._indent_increment)
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser with every command, or with only ``command``'s module when it is known."""
     parser = argparse.ArgumentParser(prog="kb", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=_HelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 title="commands")

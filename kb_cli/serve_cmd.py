@@ -7,7 +7,7 @@ import argparse
 from core.errors import KbError
 from core.paths import live_index
 from kb_cli.commands import add_data_dir
-from kb_cli.context import load_settings, make_embedder, make_llm
+from kb_cli.context import load_settings, make_embedder, make_llm, open_state
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +27,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if not live_index(settings.data_dir, create=False).catalog.exists():
         raise KbError(f"no index in {settings.data_dir}: run 'kb ingest PATH --data-dir "
                       f"{settings.data_dir}' first")
+    if settings.database_url:  # a schema this kb was not written for: one line, no traceback
+        open_state(settings).close()
     app = create_app(settings, make_embedder(settings), make_llm(settings))
     print(f"kb: serving {settings.data_dir} on http://{args.host}:{args.port}/ (API docs at /docs)")
     uvicorn.Server(uvicorn_config(app, args.host, args.port)).run()

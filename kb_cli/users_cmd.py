@@ -10,11 +10,10 @@ import sys
 
 from assistant import users
 from core.errors import KbError
-from core.paths import live_index, state_db
+from core.paths import live_index
 from core.store import catalog
-from core.store import state as state_store
 from kb_cli.commands import add_data_dir
-from kb_cli.context import load_settings
+from kb_cli.context import load_settings, open_state
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _state(args: argparse.Namespace):  # noqa: ANN202
-    return state_store.connect(state_db(load_settings(args).data_dir))
+    return open_state(load_settings(args))
 
 
 def _ask_password() -> str | None:

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from assistant.web import articles, auth, chat, insights, pages, review, sources
+from assistant.web import articles, auth, chat, insights, pages, review, route, sources
 from assistant.web.pages import STATIC
 from assistant.web.runtime import open_web_kb
 from assistant.web.security import SecurityHeaders, identify, trusted_networks
@@ -75,7 +75,7 @@ def create_app(settings: Settings, embedder: Embedder, llm: Any = None) -> FastA
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(KbError, kb_error)
-    for module in (auth, chat, articles, review, insights, sources, pages):
+    for module in (auth, chat, route, articles, review, insights, sources, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")

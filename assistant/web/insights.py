@@ -1,4 +1,5 @@
-"""What to write next and whether kb helps: ``GET /api/gaps``, ``GET /api/metrics``."""
+"""What to write next and whether kb helps: ``GET /api/gaps``, ``GET /api/demand``,
+``GET /api/metrics``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from assistant.metrics import kpis
 from assistant.users import reader
 from assistant.web.deps import GapsUser, Kb, MetricsUser
 from assistant.web.review import visible_queue
+from core.visibility import Audience, allowed, visible
+from tickets.store import last_run
 
 router = APIRouter(prefix="/api", tags=["insights"])
 
@@ -50,3 +53,40 @@ def metrics(user: MetricsUser, kb: Kb,
     with kb.state.use() as conn:
         return kpis(conn, assistant.index, today, assistant.stale_check(today),
                     dict(open_flags.most_common()), reader(user), days)
+
+
+def _visible_ids(kb: Kb, audience: Audience, ids: set[str]) -> set[str]:
+    today = date.today()
+    return {a for a in ids if (facts := kb.live.facts(a)) is not None
+            and visible(audience, facts, today)}
+
+
+def demand_for(summary: dict[str, Any], audience: Audience, seen: set[str]) -> dict[str, Any]:
+    """A stored coverage run as one reader may see it: only the articles in ``seen`` and the
+    example tickets whose requesters' groups the reader shares (counts stay whole)."""
+    def examples(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [e for e in rows if allowed(audience, e.get("groups", []))]
+
+    articles = [{**a, "examples": examples(a["examples"])}
+                for a in summary["top_articles"] if a["article_id"] in seen]
+    topics = [{**c, "examples": examples(c["examples"]),
+               "nearest": [n for n in c["nearest"] if n["article_id"] in seen]}
+              for c in summary["clusters"]]
+    keep = ("run_id", "run_at", "as_of", "since", "tickets", "covered", "share", "threshold",
+            "embedding", "by_category", "by_group", "by_month", "clustering", "command")
+    return {**{k: summary.get(k) for k in keep}, "top_articles": articles, "clusters": topics}
+
+
+@router.get("/demand")
+def demand(user: GapsUser, kb: Kb) -> dict[str, Any]:
+    """The last ``kb coverage --tickets`` run: the share of imported tickets kb would answer
+    (by category, assignment group, month), the articles that would answer the most, and the
+    uncovered tickets' topics (articles to write). ``{"run": null}`` before the first run."""
+    with kb.state.use() as conn:
+        summary = last_run(conn)
+    if summary is None:
+        return {"run": None}
+    audience = reader(user)
+    ids = {a["article_id"] for a in summary["top_articles"]} | {
+        n["article_id"] for c in summary["clusters"] for n in c["nearest"]}
+    return {"run": demand_for(summary, audience, _visible_ids(kb, audience, ids))}

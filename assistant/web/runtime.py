@@ -25,6 +25,7 @@ from core.paths import live_index, read_pointer, state_db
 from core.settings import Settings
 from core.store import catalog
 from core.store import state as state_store
+from core.store.db import Connection, ping
 from core.types import Article, ArticleFacts
 from ingest.embed import Embedder
 from ingest.quality.policy import QualityPolicy
@@ -45,16 +46,29 @@ class LockedEmbedder:
 
 
 class StateDb:
-    """The state database (users, answers, feedback, flags' states), one user at a time."""
+    """The state database (users, answers, feedback, flags' states), one user at a time:
+    ``DATA_DIR/state.sqlite``, or Postgres with ``url`` (``KB_DATABASE_URL``)."""
 
-    def __init__(self, path: Path) -> None:
-        self.conn = state_store.connect(path)
+    def __init__(self, path: Path, url: str | None = None) -> None:
+        self.path = path
+        self.conn = state_store.connect(path, url)
         self.lock = threading.RLock()
 
     @contextmanager
-    def use(self) -> Iterator[sqlite3.Connection]:
+    def use(self) -> Iterator[Connection]:
         with self.lock:
             yield self.conn
+
+    def check(self) -> None:
+        """Read it through the open connection, then through a fresh one (SQLite: read-only,
+        which sees a file damaged on disk; Postgres: a new session, which sees the server)."""
+        with self.use() as conn:
+            ping(conn)
+        if isinstance(self.conn, sqlite3.Connection):
+            _read_afresh(self.path)
+        else:
+            with closing(state_store.connect(self.path, getattr(self.conn, "url", None))):
+                pass
 
 
 class LiveKb:
@@ -153,9 +167,7 @@ class WebKb:
         except Exception as exc:  # whatever it is, the index cannot serve
             broken["catalog"] = f"{type(exc).__name__}: {exc}"
         try:
-            with self.state.use() as conn:
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            _read_afresh(state_db(data_dir))
+            self.state.check()
         except Exception as exc:
             broken["state"] = f"{type(exc).__name__}: {exc}"
         return broken
@@ -177,7 +189,7 @@ def open_web_kb(settings: Settings, embedder: Embedder, llm: Any = None) -> WebK
     data_dir = settings.data_dir
     policy = policy_from_settings(settings)
     live = LiveKb(data_dir, LockedEmbedder(embedder), settings, llm)
-    state = StateDb(state_db(data_dir))
+    state = StateDb(state_db(data_dir), settings.database_url)
     secret = users.load_secret(data_dir, settings.secret_key)
     return WebKb(settings, live, state, URLSafeTimedSerializer(secret, salt="kb-session"),
                  secret, policy)

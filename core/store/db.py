@@ -7,6 +7,10 @@ wrong kind (or one written before the id existed) is recognised instead of mis-m
 A new database is created beside its path and renamed into place once its schema is written,
 with mode 0600: kb never leaves a 0-byte file, so a 0-byte file (or one SQLite cannot read)
 is corruption, reported as one :class:`~core.errors.KbError` that says how to recover.
+
+The state DB may be in Postgres instead (``core/store/pg.py``): :class:`Connection` is what
+kb's code may use of either, and :func:`table_names` / :func:`ping` are the reads that the
+two engines spell differently (``sqlite_master``, ``information_schema``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
 from core.errors import KbError
 from core.paths import private_dir
@@ -24,7 +29,51 @@ from core.paths import private_dir
 _CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 RECOVERY = "restore from backup (kb restore) or rebuild with kb ingest into a new --data-dir"
 
-Migration = str | Callable[[sqlite3.Connection], None]
+#: a SQL script, or a function of the connection (the state DB's: SQLite's or Postgres's)
+Migration = str | Callable[[Any], None]
+
+
+class Connection(Protocol):
+    """What kb's code uses of a database connection: ``sqlite3.Connection`` has it, and so
+    has the state DB's Postgres connection (:class:`core.store.pg.PgConnection`)."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any, /) -> Any: ...
+
+
+#: a result row, readable by index and by column name (``sqlite3.Row``, ``pg.Row``)
+Row = Any
+
+
+def engine(conn: Connection) -> str:
+    """``"sqlite"`` or ``"postgres"``: where SQL the two engines spell differently is chosen."""
+    return str(getattr(conn, "engine", "sqlite"))
+
+
+def table_names(conn: Connection) -> set[str]:
+    """The tables of the database (of the connection's schema, in Postgres; SQLite's own
+    ``sqlite_*`` tables left out)."""
+    if engine(conn) == "postgres":
+        sql = ("SELECT table_name FROM information_schema.tables "
+               "WHERE table_schema = current_schema()")
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    return {row[0] for row in conn.execute(sql)}
+
+
+def ping(conn: Connection) -> None:
+    """A cheap read that fails if the database cannot be read (``/healthz``)."""
+    if engine(conn) == "postgres":
+        conn.execute("SELECT 1").fetchone()
+    else:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
 
 
 def now_iso() -> str:
@@ -33,6 +82,20 @@ def now_iso() -> str:
 
 def corrupt_error(path: Path, why: str) -> KbError:
     return KbError(f"{path} is corrupt ({why}): {RECOVERY}")
+
+
+def applied_migrations(path: Path, app_id: int) -> int:
+    """How many migrations a database file has, read without changing it (0: no file yet,
+    or one without kb's ``application_id``)."""
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        if conn.execute("PRAGMA application_id").fetchone()[0] != app_id:
+            return 0
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    finally:
+        conn.close()
 
 
 def open_db(path: Path, migrations: Sequence[Migration], app_id: int,

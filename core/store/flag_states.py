@@ -9,14 +9,13 @@ whose cause is gone become fixed, a dismissed flag stays dismissed until its art
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from core.errors import KbError
-from core.store.db import now_iso
+from core.store.db import Connection, Row, now_iso
 from core.types import Flag
 
 STATES = ("open", "acknowledged", "fixed", "dismissed")
@@ -46,20 +45,20 @@ class ReconcileSummary:
     kept: dict[str, int] = field(default_factory=dict)
 
 
-def _row_state(row: sqlite3.Row) -> FlagState:
+def _row_state(row: Row) -> FlagState:
     flag = Flag(row["article_id"], row["kind"], row["severity"], row["reason"],
                 json.loads(row["evidence"]))
     return FlagState(flag, row["state"], row["content_hash"], row["note"], row["changed_by"],
                      row["changed_at"])
 
 
-def load_states(conn: sqlite3.Connection, article_id: str | None = None) -> dict[Key, FlagState]:
+def load_states(conn: Connection, article_id: str | None = None) -> dict[Key, FlagState]:
     sql = "SELECT * FROM flag_states" + (" WHERE article_id = ?" if article_id else "")
     rows = conn.execute(sql, (article_id,) if article_id else ()).fetchall()
     return {(r["article_id"], r["kind"], r["key"]): _row_state(r) for r in rows}
 
 
-def _write(conn: sqlite3.Connection, flag: Flag, old: FlagState | None, to: str, by: str,
+def _write(conn: Connection, flag: Flag, old: FlagState | None, to: str, by: str,
            note: str | None, content_hash: str | None, at: str) -> None:
     """Upsert the state row and append the event (the caller holds the transaction)."""
     key = flag.key
@@ -76,14 +75,14 @@ def _write(conn: sqlite3.Connection, flag: Flag, old: FlagState | None, to: str,
                  (*key, at, by, old.state if old else None, to, note))
 
 
-def _refresh(conn: sqlite3.Connection, flag: Flag) -> None:
+def _refresh(conn: Connection, flag: Flag) -> None:
     """Keep the stored copy of an unchanged-state flag current (reason and evidence may move)."""
     conn.execute("UPDATE flag_states SET severity=?, reason=?, evidence=? "
                  "WHERE article_id=? AND kind=? AND key=?",
                  (flag.severity, flag.reason, json.dumps(flag.evidence, default=str), *flag.key))
 
 
-def reconcile(conn: sqlite3.Connection, flags: Iterable[Flag], hashes: Mapping[str, str],
+def reconcile(conn: Connection, flags: Iterable[Flag], hashes: Mapping[str, str],
               by: str = SYSTEM, at: str | None = None,
               kinds: Iterable[str] | None = None) -> ReconcileSummary:
     """Bring states in line with the flags just computed; ``hashes`` = article id -> hash.
@@ -128,7 +127,7 @@ def reconcile(conn: sqlite3.Connection, flags: Iterable[Flag], hashes: Mapping[s
     return ReconcileSummary(opened, reopened, fixed, kept)
 
 
-def change_state(conn: sqlite3.Connection, flags: Iterable[Flag], to: str, by: str,
+def change_state(conn: Connection, flags: Iterable[Flag], to: str, by: str,
                  note: str | None, content_hash: str | None, at: str | None = None
                  ) -> list[tuple[Flag, str | None]]:
     """Set ``to`` on each flag (a person's action); returns ``(flag, previous state)``."""
@@ -149,20 +148,22 @@ def change_state(conn: sqlite3.Connection, flags: Iterable[Flag], to: str, by: s
     return changed
 
 
-def mark_reviewed(conn: sqlite3.Connection, article_id: str, on: date, by: str,
+def mark_reviewed(conn: Connection, article_id: str, on: date, by: str,
                   content_hash: str | None, at: str | None = None) -> None:
     with conn:
-        conn.execute("INSERT OR REPLACE INTO reviewed_on VALUES (?,?,?,?,?)",
+        conn.execute("INSERT INTO reviewed_on VALUES (?,?,?,?,?) ON CONFLICT (article_id) DO "
+                     "UPDATE SET reviewed_on = excluded.reviewed_on, by = excluded.by, "
+                     "at = excluded.at, content_hash = excluded.content_hash",
                      (article_id, on.isoformat(), by, at or now_iso(), content_hash))
 
 
-def reviewed_overrides(conn: sqlite3.Connection) -> dict[str, date]:
+def reviewed_overrides(conn: Connection) -> dict[str, date]:
     """Article id -> the date an owner marked it reviewed in kb."""
     return {r[0]: date.fromisoformat(r[1])
             for r in conn.execute("SELECT article_id, reviewed_on FROM reviewed_on")}
 
 
-def history(conn: sqlite3.Connection, article_id: str | None = None) -> list[dict[str, Any]]:
+def history(conn: Connection, article_id: str | None = None) -> list[dict[str, Any]]:
     """The audit trail, oldest first."""
     sql = "SELECT * FROM flag_events" + (" WHERE article_id = ?" if article_id else "")
     rows = conn.execute(sql + " ORDER BY id", (article_id,) if article_id else ()).fetchall()

@@ -5,14 +5,27 @@ review states, their audit trail, "marked reviewed" dates and owner reassignment
 is the numbered list below, applied once when :func:`connect` opens the file (never on a
 request path). A database written by kb 0.1.0, which made its tables on demand, upgrades in
 place: migration 1 is that schema verbatim, so it applies over it without touching a row.
+
+With ``KB_DATABASE_URL`` the same list makes the schema in Postgres (``core/store/pg.py``):
+scripts are written for SQLite and translated (types, ``AUTOINCREMENT``; anything without a
+translation is refused, and ``tests/core/store`` compares the two schemas), functions take
+either connection and use SQL both engines accept (``core/store/db.py`` holds the helpers
+that differ). There, only ``kb db upgrade`` migrates: :func:`connect` refuses a schema older
+or newer than this kb's, since other instances may be serving from it.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
-from core.store.db import Migration, open_db
+from core.store.db import (
+    Connection,
+    Migration,
+    applied_migrations,
+    now_iso,
+    open_db,
+    table_names,
+)
 
 #: "kbst": marks a state database
 APP_ID = 0x6B627374
@@ -20,8 +33,8 @@ APP_ID = 0x6B627374
 CATALOG_LEFTOVERS = ("chunks", "articles", "flags", "kv")
 
 
-def _drop_catalog_leftovers(conn: sqlite3.Connection) -> None:
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+def _drop_catalog_leftovers(conn: Connection) -> None:
+    tables = table_names(conn)
     for table in CATALOG_LEFTOVERS:
         if table in tables and not conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():
             conn.execute(f"DROP TABLE {table}")
@@ -80,10 +93,53 @@ MIGRATIONS: list[Migration] = [
     # 3: the asker's groups (JSON list, lower case) with each gap: owners see their groups'
     # gaps and those of askers without groups (assistant/gaps.py)
     "ALTER TABLE gaps ADD COLUMN groups TEXT NOT NULL DEFAULT '[]';",
+    # 4: imported tickets (tickets/store.py), keyed by their id in the source system (a
+    # re-import updates in place); the last demand-coverage runs and each ticket's outcome
+    """
+    CREATE TABLE IF NOT EXISTS tickets (
+        id TEXT PRIMARY KEY, subject TEXT NOT NULL, body TEXT NOT NULL, category TEXT,
+        subcategory TEXT, assignment_group TEXT, labels TEXT NOT NULL DEFAULT '[]',
+        groups TEXT NOT NULL DEFAULT '[]', opened_at TEXT, resolved_at TEXT, resolution TEXT,
+        source TEXT NOT NULL, imported_at TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS tickets_opened ON tickets(opened_at);
+    CREATE TABLE IF NOT EXISTS coverage_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, run_at TEXT NOT NULL, summary TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS ticket_coverage (
+        ticket_id TEXT PRIMARY KEY, run_id INTEGER NOT NULL, covered INTEGER NOT NULL,
+        confidence REAL NOT NULL, article_id TEXT, cluster INTEGER);
+    """,
 ]
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open the state database, creating or upgrading its schema first."""
+def connect(path: Path, url: str | None = None) -> Connection:
+    """Open the state database: the SQLite file at ``path``, created or upgraded first; or,
+    with ``url`` (``KB_DATABASE_URL``), Postgres, whose schema must be this kb's."""
+    if url:
+        from core.store import pg  # psycopg loads only when Postgres is used
+
+        conn = pg.PgConnection(url)
+        try:
+            pg.check_version(conn, len(MIGRATIONS))
+        except BaseException:
+            conn.close()
+            raise
+        return conn
     # kb 0.1.0 wrote no application_id and a user_version that counted *catalog* migrations
     return open_db(path, MIGRATIONS, APP_ID, legacy_version=lambda conn: 0)
+
+
+def upgrade(path: Path, url: str | None = None) -> tuple[int, int]:
+    """``kb db upgrade``: apply the missing migrations; returns the schema before and after.
+    Safe to run from several places at once (Postgres serialises them on a lock)."""
+    if url:
+        from core.store import pg
+
+        conn = pg.PgConnection(url)
+        try:
+            return pg.upgrade(conn, MIGRATIONS, now_iso)
+        finally:
+            conn.close()
+    before = applied_migrations(path, APP_ID)
+    open_db(path, MIGRATIONS, APP_ID, legacy_version=lambda conn: 0).close()
+    return before, len(MIGRATIONS)
+

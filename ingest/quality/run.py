@@ -17,6 +17,7 @@ from typing import Any
 
 from core.store import catalog
 from core.store.catalog import load_flags, save_flags
+from core.store.db import Connection
 from core.store.flag_states import ReconcileSummary, reconcile, reviewed_overrides
 from core.types import Article, Flag
 from ingest.quality.dates import bulk_review_dates, date_flags
@@ -55,7 +56,7 @@ def declared_anchors(roots: list[Root], articles: list[Article]) -> dict[str, se
     return found
 
 
-def refresh_flags(conn: sqlite3.Connection, collection: Any, state: sqlite3.Connection,
+def refresh_flags(conn: sqlite3.Connection, collection: Any, state: Connection,
                   policy: QualityPolicy, as_of: date) -> FlagRun:
     """After an ingest: flags for all articles, stored in the catalog, states reconciled."""
     started = time.monotonic()

@@ -36,11 +36,13 @@ MATRIX = [
     ("POST", "/api/ask",                            401, 200, 200, 200, 200),
     ("POST", "/api/ask/stream",                     401, 200, 200, 200, 200),
     ("POST", "/api/feedback",                       401, 200, 200, 200, 200),
+    ("POST", "/api/route",                          401, 409, 409, 409, 409),  # no model
     ("GET", f"/api/articles/{ARTICLE}",             401, 200, 200, 200, 200),
     ("GET", "/api/flags",                           401, 403, 200, 403, 200),
     ("POST", "/api/flags/{flag}/actions",           401, 403, 200, 403, 200),
     ("GET", "/api/flags/{flag}/history",            401, 403, 200, 403, 200),
     ("GET", "/api/gaps",                            401, 403, 200, 403, 200),
+    ("GET", "/api/demand",                          401, 403, 200, 403, 200),
     ("GET", "/api/metrics",                         401, 403, 403, 200, 200),
     ("GET", "/api/sources",                         401, 403, 403, 403, 200),
     ("GET", "/healthz",                             200, 200, 200, 200, 200),
@@ -119,6 +121,8 @@ def matrix_body(ctx: Ctx, path: str, role: str | None) -> Any:
         return {"username": role or "agent", "password": PASSWORD if role else "wrong-password"}
     if path.startswith("/api/ask"):
         return {"question": ANSWERED}
+    if path == "/api/route":
+        return {"text": ANSWERED}
     if path == "/api/feedback":
         return {"answer_id": ctx.answer_ids.get(role or "agent"), "helpful": True}
     if path.endswith("/actions"):
