@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -196,17 +197,30 @@ def ensure_demo_users(conn: Connection, groups: frozenset[str] = frozenset(),
 
 
 def load_secret(data_dir: Path, configured: str | None) -> str:
-    """The key that signs cookies: KB_SECRET_KEY, else one generated once into the data dir."""
+    """The key that signs cookies: KB_SECRET_KEY, else one generated once into the data dir.
+
+    Several processes starting at once on one data dir (``kb serve --workers``, instances
+    sharing it) end with the same key: each writes its candidate aside and links it into
+    place, which only the first one does; every process then reads the key that won."""
     if configured:
         return configured
     path = data_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(48)
-    path.touch(mode=0o600)
-    path.write_text(secret)
-    return secret
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        try:
+            os.write(fd, secrets.token_urlsafe(48).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)  # never replaces a key another process put there first
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
 
 
 def reader(user: User) -> Audience:

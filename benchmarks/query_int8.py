@@ -92,6 +92,7 @@ def encode_figures(questions: list[str], fp32: Any, int8: Any, rounds: int) -> d
                        "mean_ms": round(statistics.fmean(t), 2), "n": len(t)}
                for label, t in times.items()}
     return {"cosine": {"min": round(float(cosines.min()), 5),
+                       "mean": round(float(cosines.mean()), 5),
                        "p05": round(percentile(cosines.tolist(), 5), 5),
                        "median": round(float(np.median(cosines)), 5)},
             "latency": latency,

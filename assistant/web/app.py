@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -51,12 +52,15 @@ async def kb_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=422)
 
 
-def uvicorn_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
-    """How ``kb serve`` (and the tests' servers) run the app. ``proxy_headers=False``: the app
-    alone decides whose X-Forwarded-For to believe (``KB_TRUSTED_PROXIES``); uvicorn's default
-    would take it from any client on 127.0.0.1, so rotating it would dodge sign-in limits."""
+def uvicorn_config(app: FastAPI | str, host: str, port: int, workers: int = 1
+                   ) -> uvicorn.Config:
+    """How ``kb serve`` (and the tests' servers) run the app: an app, or the import string of
+    a factory that builds one (what each of ``workers`` processes calls). ``proxy_headers=
+    False``: the app alone decides whose X-Forwarded-For to believe (``KB_TRUSTED_PROXIES``);
+    uvicorn's default would take it from any client on 127.0.0.1, so rotating it would dodge
+    sign-in limits."""
     return uvicorn.Config(app, host=host, port=port, proxy_headers=False, log_level="warning",
-                          access_log=False)
+                          access_log=False, workers=workers, factory=isinstance(app, str))
 
 
 def create_app(settings: Settings, embedder: Embedder, llm: Any = None) -> FastAPI:
@@ -96,7 +100,7 @@ def create_app(settings: Settings, embedder: Embedder, llm: Any = None) -> FastA
         """``ok`` after a read of the catalog and the state DB, else 503 naming the store that
         failed. The index's article and chunk counts and the error itself go only to callers
         who may see metrics (lead, admin): anyone else could learn how many restricted
-        articles exist."""
+        articles exist. ``process`` (the serving process's id) tells ``--workers`` apart."""
         kb = app.state.kb
         caller = identify(request, kb)
         insider = caller is not None and caller.user.can("metrics")
@@ -111,6 +115,6 @@ def create_app(settings: Settings, embedder: Embedder, llm: Any = None) -> FastA
             return {"status": "ok"}
         index = kb.live.current().index
         return {"status": "ok", "index": kb.live.live_name, "articles": len(index.articles),
-                "chunks": len(index.chunk_ids)}
+                "chunks": len(index.chunk_ids), "process": os.getpid()}
 
     return app

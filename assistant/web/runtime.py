@@ -3,6 +3,12 @@
 :class:`LiveKb` holds the assistant and re-opens the search index when ``DATA_DIR/LIVE``
 changes (``kb promote`` while the server runs); :class:`StateDb` serialises use of the state
 database's connection; :class:`LockedEmbedder` lets one request at a time use the model.
+
+Each process serving the app (a ``kb serve``, or each of its ``--workers``) opens its own;
+what several must agree on lives outside them: the LIVE pointer (read on every request, so a
+promotion reaches every process at its next request), the state DB (sessions, API tokens,
+sign-in attempts, feedback, reviews) and the cookie key (``KB_SECRET_KEY`` or
+``DATA_DIR/secret_key``).
 """
 
 from __future__ import annotations
@@ -149,6 +155,7 @@ class WebKb:
     signer: URLSafeTimedSerializer
     secret: str
     policy: QualityPolicy
+    #: sign-in attempts, counted in the state DB (every instance sharing it counts together)
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     max_question_chars: int = 1000
 
@@ -192,4 +199,4 @@ def open_web_kb(settings: Settings, embedder: Embedder, llm: Any = None) -> WebK
     state = StateDb(state_db(data_dir), settings.database_url)
     secret = users.load_secret(data_dir, settings.secret_key)
     return WebKb(settings, live, state, URLSafeTimedSerializer(secret, salt="kb-session"),
-                 secret, policy)
+                 secret, policy, LoginLimiter(db=state.use))

@@ -33,6 +33,15 @@ APP_ID = 0x6B627374
 CATALOG_LEFTOVERS = ("chunks", "articles", "flags", "kv")
 
 
+#: failed sign-ins per user name and client address (``assistant/web/ratelimit.py``), shared
+#: by every instance and worker using this state DB; rows older than the window are deleted
+LOGIN_ATTEMPTS = """
+    CREATE TABLE IF NOT EXISTS login_attempts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, at REAL NOT NULL);
+    CREATE INDEX IF NOT EXISTS login_attempts_key ON login_attempts(key, at);
+    """
+
+
 def _drop_catalog_leftovers(conn: Connection) -> None:
     tables = table_names(conn)
     for table in CATALOG_LEFTOVERS:
@@ -108,6 +117,8 @@ MIGRATIONS: list[Migration] = [
         ticket_id TEXT PRIMARY KEY, run_id INTEGER NOT NULL, covered INTEGER NOT NULL,
         confidence REAL NOT NULL, article_id TEXT, cluster INTEGER);
     """,
+    # 5: sign-in attempts, so that every instance sharing the state DB counts them together
+    LOGIN_ATTEMPTS,
 ]
 
 

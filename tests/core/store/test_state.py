@@ -17,7 +17,7 @@ FIXTURE = Path(__file__).resolve().parents[2] / "data" / "state" / "state-0.1.0.
 ROWS = {"users": 3, "api_tokens": 1, "sessions": 1, "answers": 2, "feedback": 2, "reports": 1,
         "gaps": 2, "flag_states": 4, "flag_events": 6, "reviewed_on": 1,
         "owner_assignments": 1, "owner_events": 1, "tickets": 0, "coverage_runs": 0,
-        "ticket_coverage": 0}
+        "ticket_coverage": 0, "login_attempts": 0}
 TOKEN = "kb_7DWlhnFnrb8Ukt8LpvtoKRY_xap0LOQ4R_wtDUtcZEE"
 SESSION = "jFa96hgjzmlrwdHNWz7m23GcpyweXOgr6_D2ZGYmdGo"
 
