@@ -1,7 +1,9 @@
 """The BM25 index over chunks (``bm25s``), with a tokenizer that keeps exact tokens whole.
 
 Error codes (``0x80070005``), KB numbers (``KB3035936``, also found as ``3035936``) and event
-ids stay single tokens; words are lower-cased, stop words dropped, plurals folded.
+ids stay single tokens; words are lower-cased, stop words dropped, plurals folded. The saved
+score arrays are ``.npy`` files that :func:`load` memory-maps read-only, so server workers on
+one machine share them in the page cache.
 """
 
 from __future__ import annotations
@@ -68,8 +70,9 @@ def build(chunk_ids: list[str], texts: list[str], out_dir: Path, fingerprint: st
 
 
 def load(out_dir: Path) -> tuple[bm25s.BM25 | None, list[str], str]:
+    """The saved index (score arrays memory-mapped, read-only), its chunk ids and fingerprint."""
     meta = json.loads((out_dir / "ids.json").read_text())
-    retriever = bm25s.BM25.load(str(out_dir / "bm25")) if meta["ids"] else None
+    retriever = bm25s.BM25.load(str(out_dir / "bm25"), mmap=True) if meta["ids"] else None
     return retriever, meta["ids"], meta["fingerprint"]
 
 
