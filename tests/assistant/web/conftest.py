@@ -104,11 +104,18 @@ def web_kb(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Path
 
 
 def start_server(data_dir: Path, embedder: Any) -> tuple[str, Any, threading.Thread]:
+    from assistant.web.app import create_app
+
+    return serve_app(create_app(Settings(data_dir=data_dir, secret_key="test-secret"), embedder))
+
+
+def serve_app(app: Any) -> tuple[str, Any, threading.Thread]:
+    """``app`` under uvicorn on a free loopback port in a thread, configured as `kb serve`
+    configures it: its URL, the server (set ``should_exit``) and the thread (join it)."""
     import uvicorn
 
-    from assistant.web.app import create_app, uvicorn_config
+    from assistant.web.app import uvicorn_config
 
-    app = create_app(Settings(data_dir=data_dir, secret_key="test-secret"), embedder)
     port = free_port()
     server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -9,8 +9,6 @@ so a run is repeatable); raise it for a longer hunt, e.g. ``KB_FUZZ_EXAMPLES=500
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,13 +17,12 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, settings
 
-from assistant.web.app import create_app, uvicorn_config
+from assistant.web.app import create_app
 from core.settings import Settings
 from ingest.embed import HashingEmbedder
-from tests.assistant.web.conftest import free_port
+from tests.assistant.web.conftest import serve_app
 from tests.assistant.web.fast_app import add_users, build_data_dir, fast_app
 
 pytestmark = pytest.mark.slow
@@ -38,15 +35,8 @@ SEEN: Counter[tuple[str, int]] = Counter()
 def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]:
     """The server's URL and an admin's Authorization header."""
     kb = add_users(build_data_dir(tmp_path_factory.mktemp("web-fuzz")))
-    port = free_port()
-    server = uvicorn.Server(uvicorn_config(fast_app(kb.data_dir), "127.0.0.1", port))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", kb.auth("admin")
+    url, server, thread = serve_app(fast_app(kb.data_dir))
+    yield url, kb.auth("admin")
     server.should_exit = True
     thread.join(timeout=10)
     print("\nfuzzed responses (operation, status: count):")

@@ -7,18 +7,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
-from assistant.web.app import uvicorn_config
 from assistant.web.route import MAX_TICKET
-from tests.assistant.web.conftest import free_port
+from tests.assistant.web.conftest import serve_app
 from tests.assistant.web.fast_app import FastKb, add_users, build_data_dir, fast_app
 from tests.tickets.test_routing import TICKETS
 from tickets.routing import router_path, save_router, train_router
@@ -40,14 +36,8 @@ def train(data_dir: Path, tickets: list[tuple[str, str, str, str]]) -> None:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FastKb]]:
     kb = add_users(build_data_dir(tmp_path_factory.mktemp("route-api")))
     train(kb.data_dir, TICKETS)
-    server = uvicorn.Server(uvicorn_config(fast_app(kb.data_dir), "127.0.0.1", free_port()))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.config.port}", kb
+    url, server, thread = serve_app(fast_app(kb.data_dir))
+    yield url, kb
     server.should_exit = True
     thread.join(timeout=10)
 

@@ -14,7 +14,6 @@ import json
 import shutil
 import socket
 import sqlite3
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -25,19 +24,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.types import Message
 
-from assistant.web.app import create_app, uvicorn_config
+from assistant.web.app import create_app
 from assistant.web.pages import safe_next
 from assistant.web.ratelimit import LoginLimiter
 from assistant.web.security import MAX_BODY_BYTES
 from core.paths import live_index
 from core.settings import Settings
 from ingest.embed import HashingEmbedder
-from tests.assistant.web.conftest import free_port
+from tests.assistant.web.conftest import serve_app
 from tests.assistant.web.fast_app import PASSWORD, FastKb, add_users, build_data_dir, fast_app
 
 TOO_LARGE = {"detail": f"request body over {MAX_BODY_BYTES} bytes"}
@@ -62,15 +60,8 @@ class Served:
 def served(fast_kb: FastKb) -> Iterator[Served]:
     """The app under uvicorn on a loopback port, configured as `kb serve` configures it."""
     app = fast_app(fast_kb.data_dir)
-    port = free_port()
-    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    yield Served(f"http://127.0.0.1:{port}", app)
+    url, server, thread = serve_app(app)
+    yield Served(url, app)
     server.should_exit = True
     thread.join(timeout=10)
 
