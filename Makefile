@@ -12,7 +12,7 @@ export ANONYMIZED_TELEMETRY=False
 export HF_HUB_OFFLINE=1
 export UNSTRUCTURED_DISABLE_NOTICE=1
 
-.PHONY: help install browser postgres run ingest test test-postgres test-fast lint bench eval eval-baseline eval-corpus demo-sources clean
+.PHONY: help install browser postgres run ingest test test-postgres test-chroma test-fast lint bench eval eval-baseline eval-corpus demo-sources clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -50,6 +50,15 @@ PG_SUITES := tests/assistant/test_users.py tests/assistant/test_usage.py \
 
 test-postgres: $(STAMP) postgres ## the state-store, web route and permission suites with the state DB in Postgres
 	KB_TEST_STATE=postgres $(PY) -m pytest -q $(PG_SUITES)
+
+# the suites that run again with every index's vectors in one `chroma run` server (KB_CHROMA_URL)
+CHROMA_SUITES := tests/ingest/test_chroma_server.py tests/ingest/test_run.py \
+	tests/ingest/test_staging.py tests/kb_cli/test_backup.py tests/kb_cli/test_ask_eval_cli.py \
+	tests/assistant/web/test_routes_fast.py tests/assistant/web/test_web_api.py \
+	tests/assistant/web/test_permission_matrix.py
+
+test-chroma: $(STAMP) ## ingest, backup, ask/eval and web suites with the vectors in a chroma run server
+	KB_TEST_CHROMA=server $(PY) -m pytest -q $(CHROMA_SUITES)
 
 test: $(STAMP) browser ## install if needed, run every test
 	$(PY) -m pytest -q

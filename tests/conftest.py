@@ -23,6 +23,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # a developer's own Postgres is never written by the tests (KB_TEST_STATE=postgres: see below)
 os.environ.pop("KB_DATABASE_URL", None)
+# nor a developer's own Chroma server (KB_TEST_CHROMA=server starts one of the tests' own)
+os.environ.pop("KB_CHROMA_URL", None)
 
 #: the real corpus lives beside the repo, in the shared folder; never copied into the repo
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpora" / "ms-support"
@@ -111,3 +113,21 @@ def state_engine(request: pytest.FixtureRequest) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(state_store, "connect", connect)
         yield "postgres"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def vector_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``KB_TEST_CHROMA=server`` runs the tests with every index's vectors in one ``chroma
+    run`` server started for the session (``KB_CHROMA_URL`` set for every command, each data
+    dir in a collection of its own), as a deployment with a Chroma server runs kb."""
+    if os.environ.get("KB_TEST_CHROMA", "embedded") != "server":
+        yield "embedded"
+        return
+    from tests.chroma import chroma_server
+
+    with chroma_server(tmp_path_factory.mktemp("chroma-session")) as url:
+        os.environ["KB_CHROMA_URL"] = url
+        try:
+            yield "server"
+        finally:
+            os.environ.pop("KB_CHROMA_URL", None)

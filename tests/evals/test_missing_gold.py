@@ -7,13 +7,13 @@ reporting the lost coverage as a regression.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from evals.gate import compare, lost_gold
 from kb_cli.main import main
+from tests.env import clean_kb_env
 
 ARTICLES = {
     "vpn.md": ("VPN password reset", "Open the VPN portal and choose Reset password."),
@@ -35,9 +35,7 @@ QUESTIONS = [
 
 @pytest.fixture(autouse=True)
 def hashing_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("KB_"):
-            monkeypatch.delenv(name)
+    clean_kb_env(monkeypatch)
     monkeypatch.setenv("KB_EMBEDDER", "hashing")
     monkeypatch.chdir(tmp_path)
 

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.env import clean_kb_env
 from tests.ingest.helpers import TEST_KB, Index, copy_tree
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No KB_* variable or kb.toml of the developer's leaks into a test."""
-    for name in list(os.environ):
-        if name.startswith("KB_"):
-            monkeypatch.delenv(name)
+    clean_kb_env(monkeypatch)
     monkeypatch.chdir(tmp_path)
 
 

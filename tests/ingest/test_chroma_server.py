@@ -6,11 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +16,9 @@ from core.paths import live_index, read_pointer
 from core.store import catalog
 from ingest import vectors
 from kb_cli.main import main
+from tests.chroma import ChromaDidNotStart, chroma_server
 
 pytestmark = pytest.mark.slow
-CHROMA = Path(sys.executable).with_name("chroma")
 QUESTION = "How do I open a shared mailbox in Outlook on the web?"
 NEW_ARTICLE = """---
 id: KB0099001
@@ -41,45 +36,14 @@ last_reviewed: 2026-10-01
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A ``chroma run`` on a free loopback port, stopped at the end even when a test fails."""
-    folder = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
-    log = (folder / "server.log").open("w")
-    server = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(folder / "db"), "--host", "127.0.0.1",
-         "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
-    url = f"http://127.0.0.1:{port}"
+    """A ``chroma run`` on a free loopback port (tests/chroma.py) for this module."""
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("chroma run did not start:\n"
-                            + (folder / "server.log").read_text()[-2000:])
-            time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+        with chroma_server(tmp_path_factory.mktemp("chroma-server")) as url:
+            yield url
+    except ChromaDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
@@ -219,6 +183,7 @@ def test_an_embedded_index_moves_to_the_server(chroma_url: str,
     """Setting KB_CHROMA_URL on a data dir made without it: the server's collection gets the
     embedded store's vectors (here vectors.npz is gone, so they come from chroma/)."""
     monkeypatch.setenv("KB_EMBEDDER", "hashing")
+    monkeypatch.delenv("KB_CHROMA_URL", raising=False)  # the session's (make test-chroma)
     data = str(tmp_path / "d")
     kb_json(capsys, "ingest", str(kb_copy), "--data-dir", data)
     live = live_index(tmp_path / "d").root
@@ -232,3 +197,17 @@ def test_an_embedded_index_moves_to_the_server(chroma_url: str,
 
     assert (again["updated"], again["embedded_chunks"]) == (1, 1)
     assert server_ids(chroma_url, collection_of(live)) == catalog_ids(live)
+
+
+def test_session_server_mode_puts_every_index_on_the_server(
+        vector_engine: str, capsys: pytest.CaptureFixture[str], kb_copy: Path,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``make test-chroma`` (``KB_TEST_CHROMA=server``): an index built by any test lands in
+    the session's server, not in an embedded store in its data dir."""
+    if vector_engine != "server":
+        pytest.skip("only with KB_TEST_CHROMA=server (make test-chroma)")
+    monkeypatch.setenv("KB_EMBEDDER", "hashing")
+    kb_json(capsys, "ingest", str(kb_copy), "--data-dir", str(tmp_path / "d"))
+    live = live_index(tmp_path / "d").root
+    assert server_ids(os.environ["KB_CHROMA_URL"], collection_of(live)) == catalog_ids(live)
+    no_embedded_store(tmp_path / "d")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import signal
 import sqlite3
@@ -25,6 +24,7 @@ from core.types import LoadFailure
 from ingest.run import IngestOptions, IngestReport, ingest_folder
 from ingest.tokens import count_tokens
 from kb_cli.main import main
+from tests.env import child_env
 from tests.ingest.helpers import TEST_KB_IDS, Index
 
 pytestmark = pytest.mark.integration
@@ -183,7 +183,7 @@ def test_a_killed_run_leaves_a_consistent_index(capsys: pytest.CaptureFixture[st
     source = copy_articles(corpus_dir, rows, tmp_path / "kb")
     data = tmp_path / "data"
     catalog_path = data / "indexes" / "index-1" / "catalog.sqlite"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env = child_env()
     proc = subprocess.Popen([*kb_command(), "ingest", str(source), "--data-dir", str(data),
                              "--json"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)

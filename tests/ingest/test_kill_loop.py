@@ -32,6 +32,7 @@ from core.paths import live_index
 from core.store import catalog
 from ingest import matrix, vectors
 from ingest.embed import HashingEmbedder
+from tests.env import child_env
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +75,7 @@ def kb_ingest(kb: Path, data: Path, kill_after: float | None = None,
               kill_at: str | None = None) -> tuple[int, float]:
     """Run ``kb ingest`` in a subprocess; SIGKILL it after ``kill_after`` seconds, or let the
     test hook kill it at phase ``kill_at``. Returns (exit status, seconds)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env = child_env()
     env.update(KB_EMBEDDER="hashing", **({"KB_TEST_KILL_AT": kill_at} if kill_at else {}))
     started = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "kb_cli.main", "ingest", str(kb),

@@ -8,7 +8,6 @@ JSON shape and the HTML report. The hashing embedder stands in for the model (KB
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from core.paths import state_db
 from core.store import state as state_store
 from core.store.flag_states import history
 from kb_cli.main import main
+from tests.env import clean_kb_env
 
 AS_OF = "2026-11-25"
 BODY = ("## Symptoms\n\nThe office printer shows Offline on every laptop on the second floor "
@@ -43,9 +43,7 @@ def data() -> str:
 
 @pytest.fixture
 def kb_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in list(os.environ):
-        if name.startswith("KB_"):
-            monkeypatch.delenv(name)
+    clean_kb_env(monkeypatch)
     monkeypatch.setenv("KB_EMBEDDER", "hashing")
     monkeypatch.chdir(tmp_path)
     root = tmp_path / "kb"
