@@ -56,6 +56,9 @@ COMMAND_MODULES = {
     "route": "route_cmd", "eval-routing": "route_cmd",
 }
 
+#: the commands that write the index or its pointers: one at a time per data dir
+WRITERS = frozenset({"ingest", "sync", "import", "promote", "rollback", "calibrate"})
+
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """argparse sizes the name column without the commands' own indentation, so a long
@@ -100,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.command in WRITERS:
+            from core.writer_lock import writer_lock
+            from kb_cli.context import load_settings
+
+            with writer_lock(load_settings(args).data_dir, args.command):
+                return int(args.handler(args) or 0)
         return int(args.handler(args) or 0)
     except KbError as exc:
         print(f"kb {args.command}: {exc}", file=sys.stderr)

@@ -15,6 +15,7 @@ from assistant.web.security import (
     client_address,
     same_origin,
     set_session_cookies,
+    via_https,
 )
 
 router = APIRouter(prefix="/api", tags=["auth"])
@@ -63,7 +64,8 @@ def login(body: LoginRequest, request: Request, response: Response, kb: Kb) -> L
     kb.limiter.succeeded(*keys)
     with kb.state.use() as conn:
         sid = users.start_session(conn, user.name)
-    token = set_session_cookies(response, kb, sid, request.url.scheme == "https")
+    token = set_session_cookies(response, kb, sid,
+                                via_https(request, kb.settings.trusted_proxies))
     return LoginPublic(**UserPublic.of(user).model_dump(), csrf_token=token)
 
 

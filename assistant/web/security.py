@@ -128,6 +128,19 @@ def client_address(request: Request, trusted_proxies: list[str]) -> str:
     return hops[0] if hops else peer
 
 
+def via_https(request: Request, trusted_proxies: list[str]) -> bool:
+    """True when the browser reached kb over https: the request's own scheme, or, when the
+    peer is a trusted proxy that ended TLS, its ``X-Forwarded-Proto`` (the first value: the
+    proxy nearest the browser). From any other peer the header is ignored."""
+    if request.url.scheme == "https":
+        return True
+    peer = request.client.host if request.client else "unknown"
+    if not _trusted(peer, trusted_networks(tuple(trusted_proxies))):
+        return False
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return proto == "https"
+
+
 def same_origin(request: Request) -> bool:
     """True when the Origin (or Referer) header is absent or names this server."""
     origin = request.headers.get("origin") or request.headers.get("referer")

@@ -224,6 +224,28 @@ def test_forwarded_for_is_ignored_from_an_untrusted_peer(fast_kb: FastKb) -> Non
     assert statuses == [401] * 20 + [429]
 
 
+@pytest.mark.parametrize(("peer", "trusted", "proto", "secure"), [
+    ("10.0.3.1", ["10.0.0.0/8"], "https", True),  # the proxy ended TLS: cookies only via https
+    ("10.0.3.2", ["10.0.0.0/8"], "https, http", True),  # the first value: the browser's side
+    ("10.0.3.3", ["10.0.0.0/8"], "http", False),
+    ("10.0.3.4", ["10.0.0.0/8"], None, False),
+    ("10.0.3.5", ["192.168.0.1"], "https", False),  # from an untrusted peer: ignored
+])
+def test_cookies_are_secure_when_a_trusted_proxy_says_https(
+        fast_kb: FastKb, peer: str, trusted: list[str], proto: str | None,
+        secure: bool) -> None:
+    headers = {"X-Forwarded-Proto": proto} if proto else {}
+    settings = Settings(data_dir=fast_kb.data_dir, embedder="hashing", secret_key="test-secret",
+                        trusted_proxies=trusted)
+    with TestClient(create_app(settings, HashingEmbedder()), client=(peer, 40000)) as client:
+        reply = client.post("/api/login", headers=headers,
+                            json={"username": "agent", "password": PASSWORD})
+    assert reply.status_code == 200
+    cookies = reply.headers.get_list("set-cookie")
+    assert len(cookies) == 2
+    assert all(("; secure" in c.lower()) == secure for c in cookies), cookies
+
+
 def test_a_bad_trusted_proxy_entry_fails_at_start(fast_kb: FastKb) -> None:
     with pytest.raises(Exception, match="not an IP address or network"):
         create_app(Settings(data_dir=fast_kb.data_dir, trusted_proxies=["proxy.local"]),
