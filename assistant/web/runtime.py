@@ -89,23 +89,34 @@ class LiveKb:
         self._articles: list[Article] | None = None
         #: flags of every article of the live index (assistant.review_queue.queue's cache)
         self.flag_cache: dict = {}
+        self.reviewed_mark = catalog.change_marks(self.assistant.index.conn)[1]
 
-    def _changed(self) -> bool:
-        """Did LIVE name another index, or an ingest change the live one in place?"""
+    def _changed(self) -> tuple[bool, bool]:
+        """(Did LIVE name another index or an ingest change the live one in place, did some
+        process mark an article reviewed since this one last looked?)"""
         if read_pointer(self.data_dir, "LIVE") != self.live_name:
-            return True
+            return True, True
         index = self.assistant.index
-        return (catalog.get_kv(index.conn, "fingerprint", "") or "") != index.fingerprint
+        fingerprint, reviewed = catalog.change_marks(index.conn)
+        return fingerprint != index.fingerprint, reviewed != self.reviewed_mark
 
     def current(self) -> Assistant:
-        """The assistant, after re-opening the index if it changed (two cheap reads)."""
-        if self._changed():
+        """The assistant, after re-opening the index if it changed, or re-reading its
+        articles' review dates if another process marked one reviewed (two cheap reads)."""
+        if any(self._changed()):
             with self.lock:
-                if self._changed():
+                index_changed, reviewed = self._changed()
+                if index_changed:
                     name = read_pointer(self.data_dir, "LIVE")
                     self.assistant = reopened(self.assistant, self.settings,
                                               live_index(self.data_dir, create=False))
                     self.live_name = name
+                elif reviewed:
+                    index = self.assistant.index
+                    index.articles[:] = catalog.article_facts(index.conn)
+                    self.assistant.forget_freshness()
+                if index_changed or reviewed:
+                    self.reviewed_mark = catalog.change_marks(self.assistant.index.conn)[1]
                     self._articles = None
                     self.flag_cache = {}
         return self.assistant

@@ -239,6 +239,11 @@ def lexical_documents(conn: sqlite3.Connection) -> list[tuple[str, str, tuple[st
     return [(r[0], r[1], tuple(json.loads(r[2])), r[3]) for r in rows]
 
 
+#: bumped whenever "marked reviewed" dates change the catalog: every ``kb serve`` process
+#: reading this index compares it on each request and refreshes its article facts
+REVIEWED_MARK = "reviewed_mark"
+
+
 def apply_reviewed(conn: sqlite3.Connection, overrides: dict[str, date]) -> int:
     """Write "marked reviewed" dates into the catalog where newer than the article's own."""
     changed = 0
@@ -248,7 +253,16 @@ def apply_reviewed(conn: sqlite3.Connection, overrides: dict[str, date]) -> int:
                                "(last_reviewed IS NULL OR last_reviewed < ?)",
                                (day.isoformat(), article_id, day.isoformat()))
             changed += cur.rowcount
+        if changed:
+            set_kv(conn, REVIEWED_MARK, int(get_kv(conn, REVIEWED_MARK, "0") or 0) + 1)
     return changed
+
+
+def change_marks(conn: sqlite3.Connection) -> tuple[str, str]:
+    """(index fingerprint, reviewed mark), in one read: what a server checks per request."""
+    rows = dict(conn.execute("SELECT key, value FROM kv WHERE key IN ('fingerprint', ?)",
+                             (REVIEWED_MARK,)).fetchall())
+    return rows.get("fingerprint", "") or "", rows.get(REVIEWED_MARK, "") or ""
 
 
 def save_flags(conn: sqlite3.Connection, flags: Iterable[Flag], as_of: date) -> None:
