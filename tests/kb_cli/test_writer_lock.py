@@ -4,6 +4,7 @@ naming the first, the lock dies with its holder (even kill -9), and readers neve
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,21 +19,29 @@ from tests.assistant.helpers import KB_SAMPLES
 from tests.env import child_env
 
 HOLD = """
-import sys, time
+import os, sys, time
 from pathlib import Path
 from core.writer_lock import writer_lock
 with writer_lock(Path(sys.argv[1]), "ingest"):
+    if len(sys.argv) > 2 and os.fork() == 0:  # a child that outlives its parent (read worker)
+        print(f"child {os.getpid()}", flush=True)
+        time.sleep(600)
+        os._exit(0)
     print("held", flush=True)
     time.sleep(600)
 """
 
 
-def hold_lock(data_dir: Path) -> subprocess.Popen[str]:
-    """Another process holding the writer lock (as a running ``kb ingest`` does)."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(data_dir)], text=True,
+def hold_lock(data_dir: Path, fork: bool = False) -> subprocess.Popen[str]:
+    """Another process holding the writer lock (as a running ``kb ingest`` does); ``fork``:
+    with a forked child still running after it (as ingest's read worker)."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(data_dir),
+                             *(["fork"] if fork else [])], text=True,
                             stdout=subprocess.PIPE, env=child_env(),
                             cwd=Path(__file__).resolve().parents[2])
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+    assert proc.stdout is not None
+    lines = {proc.stdout.readline().split()[0] for _ in range(2 if fork else 1)}
+    assert lines == ({"held", "child"} if fork else {"held"})
     return proc
 
 
@@ -59,16 +68,26 @@ def test_a_second_writer_fails_at_once_naming_the_first(
         holder.wait()
 
 
-def test_the_lock_dies_with_its_holder_even_on_kill_9(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fork", [False, True], ids=["alone", "with-a-forked-child"])
+def test_the_lock_dies_with_its_holder_even_on_kill_9(tmp_path: Path, fork: bool) -> None:
+    """Also when the holder forked a child that is still running (ingest's read worker): the
+    child does not inherit the lock, so a repair run after ``kill -9`` is not refused."""
     data = tmp_path / "d"
-    holder = hold_lock(data)
+    holder = hold_lock(data, fork)
+    children = [int(p) for p in subprocess.run(["pgrep", "-P", str(holder.pid)], text=True,
+                                               capture_output=True).stdout.split()]
     with pytest.raises(KbError, match="is writing to this data dir"), writer_lock(data, "sync"):
         pass
     holder.kill()  # SIGKILL: no cleanup runs
     holder.wait()
-    with writer_lock(data, "ingest"):
-        assert (data / "writer.lock").read_text() == f"kb ingest (pid {os.getpid()})\n"
-    assert (data / "writer.lock").read_text() == ""
+    try:
+        assert len(children) == int(fork)
+        with writer_lock(data, "ingest"):
+            assert (data / "writer.lock").read_text() == f"kb ingest (pid {os.getpid()})\n"
+        assert (data / "writer.lock").read_text() == ""
+    finally:
+        for child in children:
+            os.kill(child, signal.SIGKILL)
 
 
 def test_writers_run_one_after_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
