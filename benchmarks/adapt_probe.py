@@ -10,6 +10,10 @@ on the corpus question sets, both over the same candidate pool (the union of eac
 top 100 chunks by the base model and by BM25; re-embedding all 48k chunks takes ~20 min):
 
     python benchmarks/adapt_probe.py --data-dir DIR_WITH_THE_CORPUS --budget-s 540
+    python benchmarks/adapt_probe.py --data-dir DIR --budget-s 540 --hard-negatives
+
+``--hard-negatives`` adds, per pair, the chunk of another article that BM25 ranks first for its
+question (the sibling the misses mostly were), as an extra negative in the softmax.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ SETS = ("ms_support_dev", "ms_support_honest", "ms_support_long")
 FIX = ("resolution", "solution", "workaround", "fix", "method", "steps")
 
 
-def mine_pairs(index) -> list[tuple[str, str]]:  # noqa: ANN001
+def mine_pairs(index) -> list[tuple[str, str, str]]:  # noqa: ANN001
+    """(question-like text, the article's fix chunk as embedded, the article's id)."""
     from assistant.pseudo_questions import _SYMPTOM, _words, from_description
     from core.store import catalog
 
@@ -48,15 +53,33 @@ def mine_pairs(index) -> list[tuple[str, str]]:  # noqa: ANN001
         description = article.raw_meta.get("description")
         question = from_description(description) if isinstance(description, str) else None
         if question:
-            pairs.append((question, passage))
+            pairs.append((question, passage, article.id))
         for block in article.blocks:
             if block.kind in ("text", "list_item") and block.section \
                     and _SYMPTOM.search(block.section[0]):
                 symptom = _words(" ".join(block.text.split()[:40]), 40)
                 if len(symptom.split()) >= 6:
-                    pairs.append((symptom, passage))
+                    pairs.append((symptom, passage, article.id))
                 break
     return pairs
+
+
+def hard_negatives(index, pairs: list[tuple[str, str, str]]) -> list[str]:  # noqa: ANN001
+    """For each pair, the chunk of *another* article that BM25 ranks first for its question
+    (a sibling the lexical signal confuses with the right one), as the index embeds it."""
+    from ingest.lexical import tokenize
+
+    titles = {a.id: a.title for a in index.articles}
+    out = []
+    for question, _passage, article_id in pairs:
+        scores = np.asarray(index.bm25.get_scores(tokenize(question)))
+        for row in np.argsort(-scores)[:20]:
+            if index.chunk_rows[index.chunk_ids[row]][0] != article_id:
+                out.append(embed_text(index, titles, int(row)))
+                break
+        else:
+            out.append(embed_text(index, titles, random.randrange(len(index.chunk_ids))))
+    return out
 
 
 def embed_text(index, titles: dict[str, str], row: int) -> str:  # noqa: ANN001
@@ -67,7 +90,8 @@ def embed_text(index, titles: dict[str, str], row: int) -> str:  # noqa: ANN001
     return chunk_embed_text(titles[article_id], tuple(section), text)
 
 
-def train(pairs: list[tuple[str, str]], out: Path, budget_s: float) -> int:
+def train(pairs: list[tuple[str, str, str]], out: Path, budget_s: float,
+          negatives: list[str] | None = None) -> int:
     import torch
     import torch.nn.functional as F  # noqa: N812
     from sentence_transformers import SentenceTransformer
@@ -80,8 +104,9 @@ def train(pairs: list[tuple[str, str]], out: Path, budget_s: float) -> int:
     started, steps, batch_size = time.monotonic(), 0, 32
     for i in range(0, len(pairs) - batch_size + 1, batch_size):
         batch = pairs[i:i + batch_size]
-        queries = F.normalize(model(model.tokenize([q for q, _ in batch]))["sentence_embedding"])
-        passages = F.normalize(model(model.tokenize([p for _, p in batch]))["sentence_embedding"])
+        queries = F.normalize(model(model.tokenize([q for q, _, _ in batch]))["sentence_embedding"])
+        texts = [p for _, p, _ in batch] + (negatives[i:i + batch_size] if negatives else [])
+        passages = F.normalize(model(model.tokenize(texts))["sentence_embedding"])
         loss = F.cross_entropy(queries @ passages.T * 20.0, torch.arange(len(batch)))
         loss.backward()
         optimiser.step()
@@ -100,6 +125,8 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--budget-s", type=float, default=540)
     parser.add_argument("--model-out", type=Path, default=Path("/tmp/kb-adapted-model"))
+    parser.add_argument("--hard-negatives", action="store_true",
+                        help="add, per pair, another article's chunk that BM25 ranks first")
     args = parser.parse_args()
     from sentence_transformers import SentenceTransformer
 
@@ -113,7 +140,8 @@ def main() -> int:
     pairs = mine_pairs(index)
     random.Random(7).shuffle(pairs)
     started = time.monotonic()
-    steps = train(pairs, args.model_out, args.budget_s)
+    negatives = hard_negatives(index, pairs) if args.hard_negatives else None
+    steps = train(pairs, args.model_out, args.budget_s, negatives)
     print(f"{len(pairs)} pairs mined; trained {steps} steps ({steps * 32} pairs) in "
           f"{time.monotonic() - started:.0f} s")
     sets = {n: load_dataset(ROOT / "evals" / "datasets" / f"{n}.jsonl") for n in SETS}

@@ -22,9 +22,10 @@ HOLD = """
 import os, sys, time
 from pathlib import Path
 from core.writer_lock import writer_lock
-with writer_lock(Path(sys.argv[1]), "ingest"):
+data = Path(sys.argv[1])
+with writer_lock(data, "ingest"):
     if len(sys.argv) > 2 and os.fork() == 0:  # a child that outlives its parent (read worker)
-        print(f"child {os.getpid()}", flush=True)
+        (data / "child.pid").write_text(str(os.getpid()))
         time.sleep(600)
         os._exit(0)
     print("held", flush=True)
@@ -32,17 +33,26 @@ with writer_lock(Path(sys.argv[1]), "ingest"):
 """
 
 
-def hold_lock(data_dir: Path, fork: bool = False) -> subprocess.Popen[str]:
-    """Another process holding the writer lock (as a running ``kb ingest`` does); ``fork``:
-    with a forked child still running after it (as ingest's read worker)."""
+def hold_lock(data_dir: Path, fork: bool = False) -> tuple[subprocess.Popen[str], int | None]:
+    """Another process holding the writer lock (as a running ``kb ingest`` does), and with
+    ``fork`` the pid of a child it forked that is still running (as ingest's read worker)."""
     proc = subprocess.Popen([sys.executable, "-c", HOLD, str(data_dir),
-                             *(["fork"] if fork else [])], text=True,
-                            stdout=subprocess.PIPE, env=child_env(),
+                             *(["fork"] if fork else [])], text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=child_env(),
                             cwd=Path(__file__).resolve().parents[2])
-    assert proc.stdout is not None
-    lines = {proc.stdout.readline().split()[0] for _ in range(2 if fork else 1)}
-    assert lines == ({"held", "child"} if fork else {"held"})
-    return proc
+    assert proc.stdout is not None and proc.stderr is not None
+    if proc.stdout.readline().strip() != "held":
+        proc.kill()
+        pytest.fail(f"the lock holder did not start: {proc.stderr.read()}")
+    child = None
+    deadline = time.monotonic() + 30
+    while fork and child is None:
+        pid_file = data_dir / "child.pid"
+        if pid_file.exists() and pid_file.read_text():
+            child = int(pid_file.read_text())
+        assert time.monotonic() < deadline, "the holder's child did not start"
+        time.sleep(0.01)
+    return proc, child
 
 
 def test_a_second_writer_fails_at_once_naming_the_first(
@@ -50,7 +60,7 @@ def test_a_second_writer_fails_at_once_naming_the_first(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KB_EMBEDDER", "hashing")
     data = tmp_path / "d"
-    holder = hold_lock(data)
+    holder, _ = hold_lock(data)
     try:
         started = time.monotonic()
         for argv in (["ingest", str(tmp_path / "none")], ["promote", "--force"],
@@ -73,20 +83,21 @@ def test_the_lock_dies_with_its_holder_even_on_kill_9(tmp_path: Path, fork: bool
     """Also when the holder forked a child that is still running (ingest's read worker): the
     child does not inherit the lock, so a repair run after ``kill -9`` is not refused."""
     data = tmp_path / "d"
-    holder = hold_lock(data, fork)
-    children = [int(p) for p in subprocess.run(["pgrep", "-P", str(holder.pid)], text=True,
-                                               capture_output=True).stdout.split()]
-    with pytest.raises(KbError, match="is writing to this data dir"), writer_lock(data, "sync"):
-        pass
-    holder.kill()  # SIGKILL: no cleanup runs
-    holder.wait()
+    holder, child = hold_lock(data, fork)
     try:
-        assert len(children) == int(fork)
+        with pytest.raises(KbError, match="is writing to this data dir"), \
+                writer_lock(data, "sync"):
+            pass
+        holder.kill()  # SIGKILL: no cleanup runs; the child (if any) goes on running
+        holder.wait()
+        if child is not None:
+            os.kill(child, 0)  # still alive
         with writer_lock(data, "ingest"):
             assert (data / "writer.lock").read_text() == f"kb ingest (pid {os.getpid()})\n"
         assert (data / "writer.lock").read_text() == ""
     finally:
-        for child in children:
+        holder.kill()
+        if child is not None:
             os.kill(child, signal.SIGKILL)
 
 
