@@ -46,7 +46,8 @@ postgres: ## install Debian's PostgreSQL server binaries for the Postgres tests,
 PG_SUITES := tests/assistant/test_users.py tests/assistant/test_usage.py \
 	tests/assistant/test_gaps.py tests/assistant/test_review_actions.py \
 	tests/assistant/web/test_routes_fast.py tests/assistant/web/test_permission_matrix.py \
-	tests/tickets/test_import.py tests/tickets/test_coverage.py tests/tickets/test_demand_api.py
+	tests/tickets/test_import.py tests/tickets/test_coverage.py tests/tickets/test_demand_api.py \
+	tests/ingest/test_flag_state_race.py
 
 test-postgres: $(STAMP) postgres ## the state-store, web route and permission suites with the state DB in Postgres
 	KB_TEST_STATE=postgres $(PY) -m pytest -q $(PG_SUITES)

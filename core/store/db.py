@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +56,17 @@ Row = Any
 def engine(conn: Connection) -> str:
     """``"sqlite"`` or ``"postgres"``: where SQL the two engines spell differently is chosen."""
     return str(getattr(conn, "engine", "sqlite"))
+
+
+def serialize(conn: Connection, name: str) -> None:
+    """The first statement inside ``with conn:`` of a read-then-write transaction: until it
+    ends, every other connection's transaction that serializes on ``name`` waits (Postgres:
+    a transaction-scoped advisory lock; SQLite: the database's write lock, taken before the
+    reads, by ``BEGIN IMMEDIATE``), so what the transaction read is still true when it writes."""
+    if engine(conn) == "postgres":
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (zlib.crc32(name.encode()),))
+    else:
+        conn.execute("BEGIN IMMEDIATE")
 
 
 def table_names(conn: Connection) -> set[str]:

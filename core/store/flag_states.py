@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from core.errors import KbError
-from core.store.db import Connection, Row, now_iso
+from core.store.db import Connection, Row, now_iso, serialize
 from core.types import Flag
 
 STATES = ("open", "acknowledged", "fixed", "dismissed")
@@ -136,9 +136,12 @@ def change_state(conn: Connection, flags: Iterable[Flag], to: str, by: str,
     if to == "dismissed" and not (note or "").strip():
         raise KbError("dismissing a flag needs a reason")
     at = at or now_iso()
-    states = load_states(conn)
     changed = []
     with conn:
+        # read and write as one: two owners acting at once on two instances must not both
+        # see the old state and both record the change
+        serialize(conn, "flag_states")
+        states = load_states(conn)
         for flag in flags:
             old = states.get(flag.key)
             if old is not None and old.state == to and old.note == note:
