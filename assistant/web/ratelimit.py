@@ -8,8 +8,8 @@ A successful sign-in gives its reservation back.
 The attempts are rows of the state DB's ``login_attempts`` (``core/store/state.py``), so
 every instance and every worker sharing one state DB (Postgres, or one ``state.sqlite``)
 counts them together: 3 wrong passwords on one instance and 3 on another are 6. Each call is
-one transaction that first takes the state DB's write lock (SQLite: the first statement
-writes; Postgres: an advisory lock), so a check and its insert are one step everywhere.
+one transaction serialized with every other (``core.store.db.serialize``: SQLite's write lock
+taken first, a Postgres advisory lock), so a check and its insert are one step everywhere.
 Times are wall-clock seconds (``time.time()``): instances on several hosts need their
 clocks in sync (NTP) for the window to mean the same thing on each. Without a state DB
 (``LoginLimiter()`` alone, as in unit tests) the same code runs on a private in-memory
@@ -24,11 +24,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from core.store.db import Connection, engine
+from core.store.db import Connection, serialize
 from core.store.state import LOGIN_ATTEMPTS
-
-#: Postgres advisory lock the limiter's transactions take ("kblm")
-LOCK_KEY = 0x6B626C6D
 
 #: hands out the state DB's connection for the length of a ``with`` block
 ConnectionSource = Callable[[], AbstractContextManager[Connection]]
@@ -66,10 +63,8 @@ class LoginLimiter:
         """The connection inside a transaction that holds the limiter's lock, and the time;
         attempts that left the window are deleted first."""
         with self.db() as conn, conn:
-            if engine(conn) == "postgres":
-                conn.execute("SELECT pg_advisory_xact_lock(?)", (LOCK_KEY,))
+            serialize(conn, "login_attempts")
             now = self.clock()
-            # SQLite: a write as the first statement takes the write lock (waits for it)
             conn.execute("DELETE FROM login_attempts WHERE at <= ?", (now - self.window_s,))
             yield conn, now
 
