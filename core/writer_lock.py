@@ -1,5 +1,6 @@
-"""One writer per data dir: ``kb ingest``, ``sync``, ``import``, ``promote``, ``rollback`` and
-``calibrate`` hold an exclusive lock on ``DATA_DIR/writer.lock`` while they run.
+"""One writer per data dir: ``kb ingest``, ``sync``, ``import``, ``promote``, ``rollback``,
+``calibrate`` and ``restore`` hold an exclusive lock on ``DATA_DIR/writer.lock`` while they run
+(``kb_cli.main.WRITERS``).
 
 Two ingests at once would both write the live index (interleaved batches, BM25 and
 ``vectors.npz`` rebuilt from different catalogs) and could promote under each other. The lock

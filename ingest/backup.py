@@ -30,6 +30,7 @@ from core.paths import IndexPaths, live_index, private_dir, read_pointer, state_
 from core.store import catalog
 from core.store import state as state_store
 from core.store.db import now_iso
+from core.writer_lock import LOCK_FILE
 from ingest import vectors
 
 log = logging.getLogger(__name__)
@@ -92,10 +93,15 @@ def _missing_vectors(index: IndexPaths) -> int:
     return len(wanted - vectors.all_ids(vectors.open_collection(index.chroma)))
 
 
+def _has_content(folder: Path) -> bool:
+    """Anything in ``folder`` but the writer lock (which ``kb restore`` itself holds there)."""
+    return any(p.name != LOCK_FILE for p in folder.iterdir())
+
+
 def _check_target(target: Path, force: bool, what: str) -> None:
     if target.exists() and not target.is_dir():
         raise KbError(f"{target}: not a folder")
-    if target.exists() and any(target.iterdir()) and not force:
+    if target.exists() and _has_content(target) and not force:
         raise KbError(f"{target} is not empty: {what} into a new or empty folder "
                       "(or --force)")
 
@@ -190,12 +196,12 @@ def restore(src: Path, data_dir: Path, force: bool = False) -> dict[str, Any]:
     write_pointer(work, "LIVE", name)
     replaced = None
     if data_dir.exists():
-        if any(data_dir.iterdir()):
+        if _has_content(data_dir):
             replaced = data_dir.with_name(f"{data_dir.name}.replaced-"
                                           f"{now_iso().replace(':', '')}")
             data_dir.rename(replaced)
         else:
-            data_dir.rmdir()
+            shutil.rmtree(data_dir)  # empty but for the writer lock
     work.rename(data_dir)
     return {**manifest, "restored_to": str(data_dir),
             "replaced": str(replaced) if replaced else None}

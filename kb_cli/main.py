@@ -57,7 +57,8 @@ COMMAND_MODULES = {
 }
 
 #: the commands that write the index or its pointers: one at a time per data dir
-WRITERS = frozenset({"ingest", "sync", "import", "promote", "rollback", "calibrate"})
+WRITERS = frozenset({"ingest", "sync", "import", "promote", "rollback", "calibrate",
+                     "restore"})
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):

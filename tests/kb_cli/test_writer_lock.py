@@ -64,7 +64,7 @@ def test_a_second_writer_fails_at_once_naming_the_first(
     try:
         started = time.monotonic()
         for argv in (["ingest", str(tmp_path / "none")], ["promote", "--force"],
-                     ["rollback"], ["calibrate"]):
+                     ["rollback"], ["calibrate"], ["restore", str(tmp_path / "backup")]):
             assert main([*argv, "--data-dir", str(data)]) == 2
             err = capsys.readouterr().err
             assert f"kb ingest (pid {holder.pid}) is writing to this data dir" in err, err
