@@ -42,24 +42,22 @@ class SearchIndex:
 
     @cached_property
     def article_segments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Chunk rows grouped by article (``order``), where each article's group starts in
-        it (``starts``) and which article row each group is (``rows``): per-article maxima of
-        a chunk score with one ``np.maximum.reduceat``."""
+        """Chunk rows grouped by article (``order``) and where each article's group starts
+        and ends in it: per-article maxima of a chunk score with one ``np.maximum.reduceat``."""
         order = np.argsort(self.chunk_article, kind="stable")
         grouped = self.chunk_article[order]
         starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if len(order) \
             else np.zeros(0, dtype=np.int64)
-        return order, starts, grouped[starts]
+        return order, starts, np.r_[starts[1:], len(order)]
 
     def best_chunk_per_article(self, scores: np.ndarray, n: int) -> list[int]:
         """The best-scoring chunk row of each of the ``n`` articles whose best chunk scores
         highest (masked chunks at -inf are never picked)."""
-        order, starts, _ = self.article_segments
+        order, starts, ends = self.article_segments
         if not len(starts):
             return []
         best = np.maximum.reduceat(scores[order], starts)
         top = np.argpartition(-best, min(n, len(best) - 1))[:n]
-        ends = np.r_[starts[1:], len(order)]
         return [int(order[starts[g] + np.argmax(scores[order[starts[g]:ends[g]]])])
                 for g in top if np.isfinite(best[g])]
 

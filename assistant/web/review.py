@@ -140,8 +140,6 @@ def flag_action(flag_id: str, body: FlagActionRequest, user: ReviewUser, kb: Kb,
                                   confirm_products=body.confirm_products)
         except KbError as exc:
             raise HTTPException(422, str(exc)) from None
-    if result.reviewed_on:
-        kb.live.note_reviewed(article.id, result.reviewed_on)
     extra = {"changes": [c.__dict__ for c in result.changes], "message": result.message}
     for fresh in visible_queue(kb, user, review_queue.Filters()):
         if fresh.flag.key == item.flag.key:

@@ -17,8 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import date
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -111,12 +110,15 @@ class LiveKb:
                     self.assistant = reopened(self.assistant, self.settings,
                                               live_index(self.data_dir, create=False))
                     self.live_name = name
+                    self.reviewed_mark = catalog.change_marks(self.assistant.index.conn)[1]
                 elif reviewed:
                     index = self.assistant.index
+                    # the mark first: a review marked while the facts are re-read is seen
+                    # at the next request instead of being lost
+                    self.reviewed_mark = catalog.change_marks(index.conn)[1]
                     index.articles[:] = catalog.article_facts(index.conn)
                     self.assistant.forget_freshness()
                 if index_changed or reviewed:
-                    self.reviewed_mark = catalog.change_marks(self.assistant.index.conn)[1]
                     self._articles = None
                     self.flag_cache = {}
         return self.assistant
@@ -129,23 +131,6 @@ class LiveKb:
     def article(self, article_id: str) -> Article | None:
         with self.lock:
             return catalog.get_article(self.current().index.conn, article_id)
-
-    def note_reviewed(self, article_id: str, day: date) -> None:
-        """An owner marked the article reviewed (``review_actions`` wrote the date into the
-        catalog): bring the facts answers check staleness with up to date."""
-        with self.lock:
-            index = self.current().index
-            row = index.article_row.get(article_id)
-            if row is not None:
-                facts = index.articles[row]
-                if facts.last_reviewed is None or facts.last_reviewed < day:
-                    index.articles[row] = replace(facts, last_reviewed=day)
-            # the review date just changed: cached stale verdicts no longer hold
-            self.assistant.forget_freshness()
-            if self._articles is not None:
-                self._articles = [replace(a, last_reviewed=day) if a.id == article_id and (
-                    a.last_reviewed is None or a.last_reviewed < day) else a
-                    for a in self._articles]
 
     def articles(self) -> list[Article]:
         """Every article of the live index with its blocks (read once per index)."""
