@@ -34,7 +34,11 @@ MAX_BYTES = 2_000_000
 SECTIONS = [("Steps", 2, [("p", "Restart the print spooler. " * 5),
                           ("ol", ["Open Services.", "Restart it."])])]
 
+#: ``make test`` replays one fixed sequence of examples (a random one killed a clean-clone run
+#: once: the process reached 24 GB in test_markdown_never_escapes, not reproduced since);
+#: ``make fuzz`` (KB_FUZZ_EXAMPLES set) draws new ones each run
 fuzz = settings(max_examples=EXAMPLES, deadline=timedelta(seconds=20), database=None,
+                derandomize="KB_FUZZ_EXAMPLES" not in os.environ,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
                 print_blob=True)
 
