@@ -18,7 +18,8 @@ from core.errors import ConfigError
 
 SHIPPED = Path(__file__).with_name("calibration.json")
 #: what the re-ranker and the confidence score can weigh (``bias`` is the intercept)
-FEATURES = frozenset({"dense", "dense2", "lexical", "lex_raw", "title", "coverage", "exact",
+FEATURES = frozenset({"dense", "dense2", "lexical", "lex_raw", "title", "title_cos", "coverage",
+                      "exact",
                       "margin", "dense_margin", "bias"})
 
 

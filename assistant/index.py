@@ -20,7 +20,8 @@ from core.paths import IndexPaths
 from core.store import catalog
 from core.types import ArticleFacts
 from core.visibility import Audience, visible
-from ingest import lexical, matrix, vectors
+from ingest import lexical, matrix, title_vectors, vectors
+from ingest.embed import Embedder
 
 
 @dataclass
@@ -39,6 +40,15 @@ class SearchIndex:
     chunk_row: dict[str, int] = field(default_factory=dict)
     _tokens: dict[str, frozenset[str]] = field(default_factory=dict)
     _masks: dict[tuple, np.ndarray] = field(default_factory=dict)
+    #: one row per article (``articles`` order), from ``titles.npz``; see :meth:`title_matrix`
+    title_vectors: np.ndarray | None = None
+
+    def title_matrix(self, embedder: Embedder) -> np.ndarray:
+        """The articles' title vectors: the stored ones, else embedded now (once)."""
+        if self.title_vectors is None or self.title_vectors.shape[1] != embedder.dim:
+            self.title_vectors = title_vectors.for_titles(
+                self.paths.titles, [a.title for a in self.articles], embedder)
+        return self.title_vectors
 
     @cached_property
     def article_segments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,4 +146,6 @@ def load_index(paths: IndexPaths, conn: sqlite3.Connection, collection: Any) -> 
         vectors = matrix.rebuild(collection, ids, paths.matrix, fingerprint)
     return SearchIndex(paths, conn, collection, ids, chunk_article, chunk_rows, articles,
                        article_row, bm25, fingerprint, vectors,
-                       {cid: i for i, cid in enumerate(ids)})
+                       {cid: i for i, cid in enumerate(ids)},
+                       title_vectors=title_vectors.load(paths.titles,
+                                                        [a.title for a in articles]))

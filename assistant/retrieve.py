@@ -80,10 +80,11 @@ def _overlap(q_tokens: set[str], text: str) -> float:
 
 def article_features(q_set: set[str], exact: set[str], title: str, hits: list[Hit],
                      raw_top: float, words: set[str] | frozenset[str] | None = None,
-                     ) -> dict[str, float]:
+                     title_cos: float = 0.0) -> dict[str, float]:
     """What the re-ranker and the confidence score look at for one article.
 
-    ``words``: the tokens of the title and the best three chunks (computed when not given).
+    ``words``: the tokens of the title and the best three chunks (computed when not given);
+    ``title_cos``: the cosine of the question with the title's own embedding.
     """
     dens = sorted((h.dense for h in hits), reverse=True)
     if words is None:
@@ -95,6 +96,7 @@ def article_features(q_set: set[str], exact: set[str], title: str, hits: list[Hi
         "title": _overlap(q_set, title),
         "coverage": len(q_set & words) / len(q_set) if q_set else 0.0,
         "exact": len(exact & words) / len(exact) if exact else 0.0,
+        "title_cos": title_cos,
     }
 
 
@@ -140,11 +142,14 @@ def retrieve(index: SearchIndex, embedder: Embedder, question: str, viewer: View
             last_reviewed=facts.last_reviewed))
     ranked: list[ArticleHit] = []
     raw_top = max(lexical.values(), default=0.0) / (1.0 + len(q_set))
+    titles = index.title_matrix(embedder)
     for article_id, hits in per_article.items():
         hits.sort(key=lambda h: h.score, reverse=True)
-        facts = index.articles[index.article_row[article_id]]
+        row = index.article_row[article_id]
+        facts = index.articles[row]
         words = index.words(facts.title, [h.chunk_id for h in hits[:3]])
-        feats = article_features(q_set, exact, facts.title, hits, raw_top, words)
+        feats = article_features(q_set, exact, facts.title, hits, raw_top, words,
+                                 float(titles[row] @ q_vec))
         ranked.append(ArticleHit(article_id, facts.title, rank_score(feats, params.weights),
                                  tuple(hits), feats))
     ranked.sort(key=lambda a: a.score, reverse=True)

@@ -33,6 +33,11 @@ class IndexPaths:
         return self.root / "vectors.npz"
 
     @property
+    def titles(self) -> Path:
+        """One vector per article title (``ingest/title_vectors.py``)."""
+        return self.root / "titles.npz"
+
+    @property
     def calibration(self) -> Path:
         """This KB's own calibration (``kb calibrate``), used instead of the shipped one."""
         return self.root / "calibration.json"

@@ -71,8 +71,9 @@ def _copy_index(live: IndexPaths, out: IndexPaths) -> None:
             _sqlite_copy(live.chroma / "chroma.sqlite3", out.chroma / "chroma.sqlite3")
     if live.bm25.exists():  # derived files: rebuilt on open if they do not match
         shutil.copytree(live.bm25, out.bm25, dirs_exist_ok=True)
-    if live.matrix.exists():
-        shutil.copy2(live.matrix, out.matrix)
+    for derived in (live.matrix, live.titles):
+        if derived.exists():
+            shutil.copy2(derived, out.root / derived.name)
 
 
 def _missing_vectors(index: IndexPaths) -> int:

@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from core.errors import ArticleError, KbError
+from core.paths import IndexPaths
 from core.store import catalog
 from core.store.db import now_iso
 from core.types import Article, Chunk, LoadFailure
-from ingest import lexical, matrix, vectors
+from ingest import lexical, matrix, title_vectors, vectors
 from ingest.chunk import chunk_article
 from ingest.embed import Embedder
 from ingest.load import LOADER_VERSION, is_article_file, load_article, sidecar_path
@@ -457,6 +458,8 @@ def ingest_roots(roots: list[Root], conn: sqlite3.Connection, collection: Any,
     remove_gone(scan, conn, collection, report)
     rebuild_search_files(conn, collection, bm25_dir,
                          bool(report.added or report.updated or report.removed))
+    title_vectors.refresh(IndexPaths(bm25_dir.parent).titles,
+                          [a.title for a in catalog.article_facts(conn)], embedder)
     with catalog.transaction(conn):
         catalog.set_kv(conn, "model", embedder.name)
         catalog.set_kv(conn, "last_ingest", now_iso())

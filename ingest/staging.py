@@ -40,6 +40,8 @@ def create_stage(data_dir: Path) -> IndexPaths:
         shutil.copytree(live.chroma, stage.chroma)
     if live.bm25.exists():
         shutil.copytree(live.bm25, stage.bm25)
+    if live.titles.exists():  # so that the staged ingest embeds only new titles
+        shutil.copy2(live.titles, stage.titles)
     write_pointer(data_dir, "STAGE", name)
     (data_dir / "STAGE_EVAL.json").unlink(missing_ok=True)
     return stage

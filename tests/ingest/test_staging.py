@@ -74,6 +74,7 @@ def test_create_stage_copies_the_live_index(data_dir: Path) -> None:
     assert set(lexical.load(stage.bm25)[1]) == live_chunks
     index = open_index(stage)  # a usable index: catalog, vectors and BM25 agree
     assert sorted(index.article_row) == sorted(PRINTER_ARTICLES)
+    assert index.title_vectors is not None  # the title vectors came along
 
 
 def test_changes_to_the_stage_leave_the_live_index_alone(data_dir: Path) -> None:

@@ -76,6 +76,7 @@ def test_backup_while_open_then_restore_answers_and_reviews_the_same(
 
     assert answers(restored) == before
     assert state_of(restored) == reviews
+    assert live_index(restored).titles.exists()  # derived, but copied: no re-embedding
     assert (restored / "secret_key").read_text() == secret
     assert stat.S_IMODE((restored / "secret_key").stat().st_mode) == 0o600
     assert stat.S_IMODE(live_index(restored).catalog.stat().st_mode) == 0o600
