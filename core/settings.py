@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     max_file_mb: float = 20.0
     # seconds one file may take to read and chunk before it is reported as failed (0: no limit)
     file_timeout_s: float = 60.0
+    # memory (MB) the reading process may take on top of its size at start: a file whose
+    # parsing needs more is reported as failed (MemoryError), not left to the OOM killer (0: no cap)
+    read_memory_mb: int = 4096
     embed_batch_size: int = 32
     # "sentence-transformers" (the real model) or "hashing" (deterministic, for tests and demos)
     embedder: str = "sentence-transformers"

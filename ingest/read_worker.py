@@ -8,7 +8,10 @@ of a serial run. The worker is forked at the first item (in ``kb ingest``, befor
 is loaded): it starts in milliseconds, runs the caller's function as the caller sees it, and
 does its work in its main thread, so ``SIGALRM`` time budgets apply there. An item that kills
 the worker gets ``on_crash(item)`` as its result and a new worker takes the items after it.
-The worker ends when the process that started it dies (a killed ``kb ingest``).
+The worker ends when the process that started it dies (a killed ``kb ingest``). With
+``memory_mb`` its address space is capped at its size when forked plus that much, so a file
+whose parsing would take the machine's memory raises MemoryError in the worker (the caller's
+function reports it as that item's failure) instead of waking the kernel's OOM killer.
 
     with ReadAhead(partial(read_file, limits=limits), on_crash=crashed) as reader:
         reader.submit(job)
@@ -20,6 +23,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import resource
 import signal
 import threading
 import time
@@ -38,9 +42,23 @@ Result = TypeVar("Result")
 AHEAD = 256
 
 
-def _worker_started(parent: int) -> None:
+def cap_memory(extra_mb: int) -> None:
+    """Cap this process's address space at its current size plus ``extra_mb`` (never above
+    a hard limit already set)."""
+    with open("/proc/self/statm") as fh:
+        size = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    limit = size + extra_mb * 2**20
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _worker_started(parent: int, memory_mb: int = 0) -> None:
     """In the worker: Ctrl-C is the parent's to handle, and the worker ends with it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if memory_mb > 0:
+        cap_memory(memory_mb)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -54,10 +72,11 @@ class ReadAhead(Generic[Item, Result]):
     """``work(item)`` in one worker process, up to ``ahead`` items ahead, results in order."""
 
     def __init__(self, work: Callable[[Item], Result], on_crash: Callable[[Item], Result],
-                 ahead: int = AHEAD) -> None:
+                 ahead: int = AHEAD, memory_mb: int = 0) -> None:
         self.work = work
         self.on_crash = on_crash
         self.ahead = ahead
+        self.memory_mb = memory_mb
         self._pool: ProcessPoolExecutor | None = None
         self._sent: deque[tuple[Item, Future[Result]]] = deque()
 
@@ -71,7 +90,7 @@ class ReadAhead(Generic[Item, Result]):
         if self._pool is None:
             self._pool = ProcessPoolExecutor(1, multiprocessing.get_context("fork"),
                                              initializer=_worker_started,
-                                             initargs=(os.getpid(),))
+                                             initargs=(os.getpid(), self.memory_mb))
         self._sent.append((item, self._pool.submit(self.work, item)))
 
     def next(self) -> tuple[Item, Result]:

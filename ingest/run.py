@@ -88,6 +88,8 @@ class IngestOptions:
     allow_empty: bool = False
     #: seconds one file may take to read and chunk (0: no limit); KB_FILE_TIMEOUT_S
     file_timeout_s: float = 60.0
+    #: memory the read worker may add to its size at start (0: no cap); KB_READ_MEMORY_MB
+    read_memory_mb: int = 4096
 
 
 def _test_kill_point(phase: str) -> None:
@@ -347,7 +349,8 @@ def write_changed(files: list[tuple[str, Path, Path]], scan: _Scan, conn: sqlite
     """Read every changed file (in a worker process, ahead), embedding and storing changed
     articles in batches, in file order."""
     batches = _Batches(conn, collection, embedder, report)
-    with ReadAhead(partial(read_file, options=options), _crashed) as reader:
+    with ReadAhead(partial(read_file, options=options), _crashed,
+                   memory_mb=options.read_memory_mb) as reader:
         for number, found in enumerate(files, start=1):
             if on_progress:
                 on_progress(number - 1 - len(reader), len(files))

@@ -33,7 +33,8 @@ def ingest_options(settings: Settings, allow_empty: bool = False) -> IngestOptio
     return IngestOptions(chunk_tokens=settings.chunk_tokens,
                          max_file_bytes=int(settings.max_file_mb * 1_000_000),
                          aliases=settings.meta_aliases, allow_empty=allow_empty,
-                         file_timeout_s=settings.file_timeout_s)
+                         file_timeout_s=settings.file_timeout_s,
+                         read_memory_mb=settings.read_memory_mb)
 
 
 def update_index(index: IndexPaths, state_path: Path, root: Path | list[Root],

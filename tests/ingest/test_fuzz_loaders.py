@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from hypothesis import strategies as st
 from core.errors import ArticleError
 from core.types import Article
 from ingest.load import load_article
+from ingest.read_worker import ReadAhead
 from tests.ingest.helpers import make_docx, make_pdf
 
 #: read when the module is imported: the ingest conftest clears KB_* variables for each test
@@ -43,19 +45,42 @@ fuzz = settings(max_examples=EXAMPLES, deadline=timedelta(seconds=20), database=
                 print_blob=True)
 
 
-def check(name: str, data: bytes) -> None:
-    """The property: an Article, or an ArticleError naming this file."""
+#: the loader runs in a worker process capped like ingest's (KB_READ_MEMORY_MB): an input
+#: that blows up memory fails the property with its bytes (hypothesis shrinks it) instead of
+#: taking the whole test run to the OOM killer, as one did once at 24 GB
+MEMORY_MB = 2048
+_worker: ReadAhead[tuple[str, bytes], tuple[str, ...]] | None = None
+
+
+def _load(job: tuple[str, bytes]) -> tuple[str, ...]:
+    """In the worker: ``("article", blocks)``, ``("error", path, reason)`` or ``("memory",)``."""
+    name, data = job
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / name).write_bytes(data)
         try:
             article = load_article(root / name, root, MAX_BYTES)
         except ArticleError as exc:
-            assert exc.path in (name, Path(name).stem + ".meta.yaml")
-            assert exc.reason
-            return
+            return ("error", exc.path, exc.reason)
+        except MemoryError:
+            return ("memory",)
         assert isinstance(article, Article)
-        assert article.blocks
+        return ("article", str(len(article.blocks)))
+
+
+def check(name: str, data: bytes) -> None:
+    """The property: an Article, or an ArticleError naming this file, within the memory cap."""
+    global _worker
+    if _worker is None:
+        _worker = ReadAhead(_load, lambda job: ("crashed",), ahead=1, memory_mb=MEMORY_MB)
+    _worker.submit((name, data))
+    result = _worker.next()[1]
+    assert result[0] in ("article", "error"), f"{result[0]} on {len(data):,} bytes"
+    if result[0] == "error":
+        assert result[1] in (name, Path(name).stem + ".meta.yaml")
+        assert result[2]
+    else:
+        assert int(result[1]) > 0
 
 
 @functools.cache
@@ -68,11 +93,14 @@ def seed(fmt: str) -> bytes:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def warm_up() -> None:
-    """Import the parsers once, so that no example's deadline pays for it."""
+def warm_up() -> Iterator[None]:
+    """Import the parsers once, so that no example's deadline pays for it; stop the worker."""
     for name, data in (("a.txt", b"Title\n\nSome text.\n"), ("a.docx", seed("docx")),
                        ("a.pdf", seed("pdf"))):
         check(name, data)
+    yield
+    if _worker is not None:
+        _worker.close()
 
 
 @st.composite

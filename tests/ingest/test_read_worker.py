@@ -82,6 +82,33 @@ def test_a_file_that_kills_the_worker_is_its_failure(tmp_path: Path,
     assert isinstance(got[0][1], tuple) and isinstance(got[4][1], tuple)
 
 
+@pytest.mark.parametrize("memory_mb", [512, 0])
+def test_a_file_that_needs_too_much_memory_is_its_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, memory_mb: int) -> None:
+    """With a cap (KB_READ_MEMORY_MB) a parse that wants 2 GB more fails as that file's
+    MemoryError and the worker reads on; without one (0) the same allocation succeeds."""
+    real = run.load_article
+
+    def greedy(path: Path, *args: Any) -> Any:
+        if path.name == "a01.md":
+            hog = bytearray(2048 * 2**20)  # calloc: address space, no resident pages
+            del hog
+        return real(path, *args)
+
+    monkeypatch.setattr(run, "load_article", greedy)
+    jobs = write_kb(tmp_path / "kb", 4)
+    options = run.IngestOptions(read_memory_mb=memory_mb)
+    with ReadAhead(partial(run.read_file, options=options), run._crashed,
+                   memory_mb=memory_mb) as worker:
+        for job in jobs:
+            worker.submit(job)
+        got = [worker.next() for _ in jobs]
+
+    expected = {"a01.md": "could not be read: MemoryError: "} if memory_mb else {}
+    assert failures(got) == expected
+    assert all(isinstance(read, tuple) for job, read in got if job.rel != "a01.md")
+
+
 def test_the_worker_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
     """A ``kb ingest`` killed with SIGKILL leaves no reader process behind."""
     (job,) = write_kb(tmp_path / "kb", 1)
