@@ -46,7 +46,7 @@ class SearchIndex:
     def title_matrix(self, embedder: Embedder) -> np.ndarray:
         """The articles' title vectors: the stored ones, else embedded now (once)."""
         if self.title_vectors is None or self.title_vectors.shape[1] != embedder.dim:
-            self.title_vectors = title_vectors.for_titles(
+            self.title_vectors = title_vectors.embed_now(
                 self.paths.titles, [a.title for a in self.articles], embedder)
         return self.title_vectors
 

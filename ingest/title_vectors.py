@@ -8,7 +8,7 @@ writes ``titles.npz`` beside ``vectors.npz``: the vectors in the catalog's artic
 themselves, so that the next ingest embeds only new or changed titles. The file is derived:
 when it is missing or does not match the catalog's titles (an index written before it
 existed, a hand-copied index), retrieval embeds the titles in memory once
-(:func:`for_titles`) and says so in the log.
+(:func:`embed_now`) and says so in the log.
 """
 
 from __future__ import annotations
@@ -64,27 +64,22 @@ def embed(titles: Sequence[str], embedder: Embedder,
     return np.asarray([known[t] for t in titles], dtype=np.float32)
 
 
-def refresh(path: Path, titles: Sequence[str], embedder: Embedder) -> int:
-    """Make ``path`` hold the vectors of ``titles``; returns how many were embedded."""
+def refresh(path: Path, titles: Sequence[str], embedder: Embedder) -> None:
+    """Make ``path`` hold the vectors of ``titles``, embedding only titles it lacks."""
     if load(path, titles) is not None:
-        return 0
+        return
     known = _stored(path)
-    width = getattr(embedder, "dim", 0)
-    if known and width and len(next(iter(known.values()))) != width:
+    if known and len(next(iter(known.values()))) != embedder.dim:
         known = {}  # written by another model
     vectors = embed(titles, embedder, known)
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(tmp, matrix=vectors, fingerprint=np.array(key(titles)),
              titles=np.array(json.dumps(list(titles))))
     os.replace(tmp, path)
-    return sum(1 for t in set(titles) if t not in known)
 
 
-def for_titles(path: Path, titles: Sequence[str], embedder: Embedder) -> np.ndarray:
-    """The stored vectors, or (missing or stale file) the titles embedded now, in memory."""
-    found = load(path, titles)
-    if found is not None and found.shape[1] == embedder.dim:
-        return found
+def embed_now(path: Path, titles: Sequence[str], embedder: Embedder) -> np.ndarray:
+    """The titles embedded in memory, when ``path`` is missing or does not fit (logged)."""
     log.warning("%s is missing or does not match the catalog: embedding %d titles now "
                 "(the next 'kb ingest' stores them)", path, len(titles))
     return embed(titles, embedder)
